@@ -1,0 +1,85 @@
+"""Naming and tagging shared by every component.
+
+Tags come from one place: the explicit AWS provider's `default_tags`, so every taggable
+resource created through it carries project, stack, environment and managed-by without each
+component repeating them. Components add only a `Name` tag, through `name_tag()`.
+
+Physical names are usually left to Pulumi's auto-naming (logical name + 8 characters). Where a
+component must pass a name or a name prefix, `physical_name()` keeps it inside the AWS limit
+for that kind of resource, replacing the tail with a stable hash when it would not fit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import StackConfig
+from components.defaults import PROJECT
+
+# Longest physical name AWS accepts, per kind of resource.
+NAME_LIMITS = {
+    "alb": 32,
+    "target-group": 32,
+    "lambda": 64,
+    "iam-role": 64,
+    "event-rule": 64,
+    "rds": 63,
+    "s3-bucket": 63,
+    "sqs": 80,
+    "log-group": 512,
+}
+# Kinds whose names AWS only accepts in lower case.
+LOWERCASE_KINDS = {"rds", "s3-bucket"}
+# What Pulumi appends when the name is used as an auto-naming prefix: "-" + 7 random chars.
+AUTONAME_SUFFIX = 8
+_HASH_LEN = 7
+_UNSAFE = re.compile(r"[^A-Za-z0-9-]+")
+
+
+def physical_name(kind: str, *parts: str, autonamed: bool = False) -> str:
+    """Join `parts` into a name AWS accepts for `kind`.
+
+    With `autonamed=True` the result leaves room for Pulumi's random suffix. Names that would
+    be too long keep their start and end in a 7-character hash of the full name, so distinct
+    inputs stay distinct and the same input always gives the same name.
+    """
+    limit = NAME_LIMITS[kind] - (AUTONAME_SUFFIX if autonamed else 0)
+    name = _UNSAFE.sub("-", "-".join(p for p in parts if p)).strip("-")
+    name = re.sub("-{2,}", "-", name) or "x"
+    if kind in LOWERCASE_KINDS:
+        name = name.lower()
+    if not name[0].isalpha():
+        name = "n" + name  # RDS identifiers and many others must start with a letter.
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:_HASH_LEN]
+    return f"{name[: limit - _HASH_LEN - 1].rstrip('-')}-{digest}"
+
+
+def standard_tags(cfg: StackConfig, stack: str) -> dict[str, str]:
+    """The tags every resource gets through the provider's default_tags."""
+    return {
+        **cfg.tags,
+        "project": PROJECT,
+        "stack": stack,
+        "environment": cfg.environment,
+        "managed-by": "pulumi",
+    }
+
+
+def name_tag(*parts: str) -> dict[str, str]:
+    """The console-friendly `Name` tag for a resource (default_tags add the rest)."""
+    return {"Name": "-".join([PROJECT, pulumi.get_stack(), *parts])}
+
+
+def build_provider(cfg: StackConfig) -> aws.Provider:
+    """The explicit AWS provider every component uses (region and default tags from config)."""
+    return aws.Provider(
+        "aws",
+        region=cfg.region,
+        default_tags=aws.ProviderDefaultTagsArgs(tags=standard_tags(cfg, pulumi.get_stack())),
+    )

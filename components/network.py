@@ -1,0 +1,282 @@
+"""The VPC every VPC-bound pattern (multi-tier, hybrid) lands in.
+
+Three subnet tiers per availability zone:
+- public:   the internet gateway route; load balancers and NAT gateways only.
+- private:  application instances; egress through NAT (when the strategy is not "none").
+- isolated: databases; no route out of the VPC at all.
+
+Subnet CIDRs are a pure function of the VPC CIDR, the tier and the AZ's position (see
+`subnet_cidrs`): the VPC is cut into four equal tier blocks (public, private, isolated, spare)
+and each block into eight equal slots, one per AZ position. Raising `azCount` adds subnets in
+the next slots and lowering it removes the last ones; no existing subnet is ever renumbered,
+because a subnet whose CIDR changes is replaced together with everything inside it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import ConfigError, NatStrategy, StackConfig
+from components.naming import name_tag
+
+TIERS = ("public", "private", "isolated")
+TIER_BITS = 2  # four tier blocks: public, private, isolated and one spare for later tiers
+SLOT_BITS = 3  # eight AZ slots per tier; AWS regions have at most six AZs
+
+
+def subnet_cidrs(vpc_cidr: str, az_count: int) -> dict[str, list[str]]:
+    """CIDR of every subnet, by tier, for the first `az_count` AZ slots."""
+    vpc = ipaddress.IPv4Network(vpc_cidr)
+    blocks = list(vpc.subnets(prefixlen_diff=TIER_BITS))
+    return {
+        tier: [str(s) for s in blocks[i].subnets(prefixlen_diff=SLOT_BITS)][:az_count]
+        for i, tier in enumerate(TIERS)
+    }
+
+
+@dataclass(frozen=True)
+class FlowLogSettings:
+    traffic_type: str
+    retention_days: int
+
+
+@dataclass(frozen=True)
+class NetworkArgs:
+    cidr: str
+    az_count: int
+    nat_strategy: NatStrategy
+    region: str
+    gateway_endpoints: bool = True
+    availability_zones: tuple[str, ...] | None = None
+    flow_logs: FlowLogSettings | None = None
+
+    @classmethod
+    def from_config(cls, cfg: StackConfig) -> NetworkArgs:
+        net = cfg.network
+        flow = net.flow_logs
+        return cls(
+            cidr=net.cidr,
+            az_count=net.az_count,
+            nat_strategy=net.nat_strategy,
+            region=cfg.region,
+            gateway_endpoints=net.gateway_endpoints,
+            availability_zones=tuple(net.availability_zones) if net.availability_zones else None,
+            flow_logs=FlowLogSettings(flow.traffic_type, flow.retention_days) if flow.enabled else None,
+        )
+
+
+class Network(pulumi.ComponentResource):
+    """VPC, three subnet tiers over N AZs, NAT per strategy, flow logs and gateway endpoints."""
+
+    vpc: aws.ec2.Vpc
+    availability_zones: list[str]
+    public_subnets: list[aws.ec2.Subnet]
+    private_subnets: list[aws.ec2.Subnet]
+    isolated_subnets: list[aws.ec2.Subnet]
+    public_route_table: aws.ec2.RouteTable
+    private_route_tables: list[aws.ec2.RouteTable]
+    isolated_route_tables: list[aws.ec2.RouteTable]
+    nat_gateways: list[aws.ec2.NatGateway]
+
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("aws-patterns:network:Network", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.availability_zones = self._zones(args)
+        cidrs = subnet_cidrs(args.cidr, args.az_count)
+
+        self.vpc = aws.ec2.Vpc(
+            name,
+            cidr_block=args.cidr,
+            enable_dns_support=True,
+            enable_dns_hostnames=True,  # interface endpoints and RDS endpoints resolve through it
+            tags=name_tag(name),
+            opts=child,
+        )
+        # Taking over the default security group with no rules removes AWS's allow-all-within-
+        # the-group default, so nothing can rely on it by accident.
+        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=self.vpc.id, tags=name_tag(name, "default"), opts=child)
+        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=self.vpc.id, tags=name_tag(name), opts=child)
+
+        self.public_subnets = self._subnets(name, "public", cidrs["public"], child)
+        self.private_subnets = self._subnets(name, "private", cidrs["private"], child)
+        self.isolated_subnets = self._subnets(name, "isolated", cidrs["isolated"], child)
+
+        self.public_route_table = self._route_table(f"{name}-public", self.public_subnets, child)
+        aws.ec2.Route(
+            f"{name}-public-default",
+            route_table_id=self.public_route_table.id,
+            destination_cidr_block="0.0.0.0/0",
+            gateway_id=igw.id,
+            opts=child,
+        )
+
+        self.nat_gateways = self._nat_gateways(name, args.nat_strategy, igw, child)
+        # One private route table per AZ whatever the NAT strategy, so switching strategy only
+        # changes routes, never the tables other components (VPN propagation) attach to.
+        self.private_route_tables = []
+        for i, subnet in enumerate(self.private_subnets):
+            table = self._route_table(f"{name}-private-{i}", [subnet], child)
+            if self.nat_gateways:
+                nat = self.nat_gateways[i % len(self.nat_gateways)]
+                aws.ec2.Route(
+                    f"{name}-private-{i}-default",
+                    route_table_id=table.id,
+                    destination_cidr_block="0.0.0.0/0",
+                    nat_gateway_id=nat.id,
+                    opts=child,
+                )
+            self.private_route_tables.append(table)
+        # Isolated subnets share one table with no default route: only local traffic,
+        # gateway endpoints and (with the hybrid pattern) propagated on-premises routes.
+        self.isolated_route_tables = [self._route_table(f"{name}-isolated", self.isolated_subnets, child)]
+
+        if args.gateway_endpoints:
+            # Gateway endpoints are free and keep S3/DynamoDB traffic off the NAT gateways.
+            for service in ("s3", "dynamodb"):
+                aws.ec2.VpcEndpoint(
+                    f"{name}-{service}",
+                    vpc_id=self.vpc.id,
+                    service_name=f"com.amazonaws.{args.region}.{service}",
+                    vpc_endpoint_type="Gateway",
+                    route_table_ids=[t.id for t in self.private_route_tables + self.isolated_route_tables],
+                    tags=name_tag(name, service),
+                    opts=child,
+                )
+
+        if args.flow_logs:
+            self._flow_logs(name, args.flow_logs, child)
+
+        self.register_outputs(
+            {
+                "vpcId": self.vpc.id,
+                "publicSubnetIds": [s.id for s in self.public_subnets],
+                "privateSubnetIds": [s.id for s in self.private_subnets],
+                "isolatedSubnetIds": [s.id for s in self.isolated_subnets],
+            }
+        )
+
+    def _zones(self, args: NetworkArgs) -> list[str]:
+        if args.availability_zones:
+            return list(args.availability_zones)
+        # Only zones that need no opt-in: Local Zones and Wavelength Zones lack NAT gateways.
+        found = aws.get_availability_zones(
+            state="available",
+            filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
+            opts=pulumi.InvokeOptions(parent=self),
+        ).names
+        if len(found) < args.az_count:
+            raise ConfigError(
+                f"aws-patterns:network.azCount: {args.region} has {len(found)} usable availability "
+                f"zones ({', '.join(found)}) but azCount is {args.az_count}"
+            )
+        return sorted(found)[: args.az_count]
+
+    def _subnets(self, name: str, tier: str, cidrs: list[str], child: pulumi.ResourceOptions) -> list[aws.ec2.Subnet]:
+        return [
+            aws.ec2.Subnet(
+                f"{name}-{tier}-{i}",
+                vpc_id=self.vpc.id,
+                cidr_block=cidr,
+                availability_zone=self.availability_zones[i],
+                # Nothing is launched with a public IP; the ALB and NAT gateways get their own.
+                map_public_ip_on_launch=False,
+                tags={**name_tag(name, tier, self.availability_zones[i]), "tier": tier},
+                opts=child,
+            )
+            for i, cidr in enumerate(cidrs)
+        ]
+
+    def _route_table(
+        self, table_name: str, subnets: list[aws.ec2.Subnet], child: pulumi.ResourceOptions
+    ) -> aws.ec2.RouteTable:
+        table = aws.ec2.RouteTable(table_name, vpc_id=self.vpc.id, tags=name_tag(table_name), opts=child)
+        for i, subnet in enumerate(subnets):
+            aws.ec2.RouteTableAssociation(
+                f"{table_name}-{i}", subnet_id=subnet.id, route_table_id=table.id, opts=child
+            )
+        return table
+
+    def _nat_gateways(
+        self, name: str, strategy: NatStrategy, igw: aws.ec2.InternetGateway, child: pulumi.ResourceOptions
+    ) -> list[aws.ec2.NatGateway]:
+        count = {"none": 0, "single": 1, "perAz": len(self.public_subnets)}[strategy]
+        gateways = []
+        for i in range(count):
+            eip = aws.ec2.Eip(f"{name}-nat-{i}", domain="vpc", tags=name_tag(name, "nat", str(i)), opts=child)
+            gateways.append(
+                aws.ec2.NatGateway(
+                    f"{name}-nat-{i}",
+                    allocation_id=eip.id,
+                    subnet_id=self.public_subnets[i].id,
+                    tags=name_tag(name, "nat", str(i)),
+                    # A NAT gateway needs the internet gateway attached before it can route.
+                    opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[igw])),
+                )
+            )
+        return gateways
+
+    def _flow_logs(self, name: str, settings: FlowLogSettings, child: pulumi.ResourceOptions) -> None:
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-flow-logs",
+            retention_in_days=settings.retention_days,
+            tags=name_tag(name, "flow-logs"),
+            opts=child,
+        )
+        account = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self)).account_id
+        role = aws.iam.Role(
+            f"{name}-flow-logs",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                            # Confused-deputy guard: only this account's flow logs may assume it.
+                            "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                        }
+                    ],
+                }
+            ),
+            tags=name_tag(name, "flow-logs"),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-flow-logs",
+            role=role.id,
+            policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": [
+                                "logs:CreateLogStream",
+                                "logs:PutLogEvents",
+                                "logs:DescribeLogGroups",
+                                "logs:DescribeLogStreams",
+                            ],
+                            "Resource": [log_group.arn, pulumi.Output.concat(log_group.arn, ":*")],
+                        }
+                    ],
+                }
+            ),
+            opts=child,
+        )
+        aws.ec2.FlowLog(
+            f"{name}-flow-logs",
+            vpc_id=self.vpc.id,
+            traffic_type=settings.traffic_type,
+            log_destination_type="cloud-watch-logs",
+            log_destination=log_group.arn,
+            iam_role_arn=role.arn,
+            max_aggregation_interval=60,
+            tags=name_tag(name, "flow-logs"),
+            opts=child,
+        )
