@@ -34,8 +34,7 @@ def subnet_cidrs(vpc_cidr: str, az_count: int) -> dict[str, list[str]]:
     vpc = ipaddress.IPv4Network(vpc_cidr)
     blocks = list(vpc.subnets(prefixlen_diff=TIER_BITS))
     return {
-        tier: [str(s) for s in blocks[i].subnets(prefixlen_diff=SLOT_BITS)][:az_count]
-        for i, tier in enumerate(TIERS)
+        tier: [str(s) for s in blocks[i].subnets(prefixlen_diff=SLOT_BITS)][:az_count] for i, tier in enumerate(TIERS)
     }
 
 
@@ -99,7 +98,9 @@ class Network(pulumi.ComponentResource):
         )
         # Taking over the default security group with no rules removes AWS's allow-all-within-
         # the-group default, so nothing can rely on it by accident.
-        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=self.vpc.id, tags=name_tag(name, "default"), opts=child)
+        aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg", vpc_id=self.vpc.id, tags=name_tag(name, "default"), opts=child
+        )
         igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=self.vpc.id, tags=name_tag(name), opts=child)
 
         self.public_subnets = self._subnets(name, "public", cidrs["public"], child)
@@ -196,9 +197,7 @@ class Network(pulumi.ComponentResource):
     ) -> aws.ec2.RouteTable:
         table = aws.ec2.RouteTable(table_name, vpc_id=self.vpc.id, tags=name_tag(table_name), opts=child)
         for i, subnet in enumerate(subnets):
-            aws.ec2.RouteTableAssociation(
-                f"{table_name}-{i}", subnet_id=subnet.id, route_table_id=table.id, opts=child
-            )
+            aws.ec2.RouteTableAssociation(f"{table_name}-{i}", subnet_id=subnet.id, route_table_id=table.id, opts=child)
         return table
 
     def _nat_gateways(

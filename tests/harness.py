@@ -39,6 +39,7 @@ class Registered:
     type: str
     name: str
     urn: str
+    id: str | None
     custom: bool
     inputs: dict[str, Any]
     outputs: dict[str, Any]
@@ -175,9 +176,9 @@ class RecordingMonitor(MockMonitor):
         return response
 
 
-def stack_config(stack: str) -> dict[str, str]:
-    """The stack file's config as the engine hands it to the program: structured values as JSON."""
-    document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}
+def stack_config(stack: str, path: str | Path | None = None) -> dict[str, str]:
+    """A stack file's config as the engine hands it to the program: structured values as JSON."""
+    document = yaml.safe_load(Path(path or ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}
     return encode_config(document.get("config") or {})
 
 
@@ -210,13 +211,21 @@ def _resolve(value: Any) -> Any:
     return value
 
 
-def run_program(stack: str, preview: bool, config: dict[str, str] | None = None) -> Run:
-    """Run `__main__.py` for `stack` (or for an explicit engine-style `config`) under mocks."""
+def run_program(
+    stack: str, preview: bool, config: dict[str, str] | None = None, monitors: list[RecordingMonitor] | None = None
+) -> Run:
+    """Run `__main__.py` for `stack` (or for an explicit engine-style `config`) under mocks.
+
+    `monitors`, when given, receives the monitor, so a test can inspect what was registered
+    even when the program raises.
+    """
     values = stack_config(stack) if config is None else config
     pulumi.runtime.set_all_config(values)
     pulumi_settings.ROOT.set(None)  # a fresh root Stack for every run
     mocks = AwsMocks(values.get("aws:region", "us-east-1"), preview)
     monitor = RecordingMonitor(mocks)
+    if monitors is not None:
+        monitors.append(monitor)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     root = pulumi_settings.get_root_resource()
 
@@ -234,6 +243,7 @@ def run_program(stack: str, preview: bool, config: dict[str, str] | None = None)
                 type=request.type,
                 name=request.name,
                 urn=urn,
+                id=state.id if state else None,
                 custom=request.custom,
                 inputs=_sync_await(_deserialize(request.object)),
                 outputs=dict(state.state) if state else {},

@@ -1,0 +1,35 @@
+"""Fixtures that run the real program for every shipped stack file, in both preview modes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from components.defaults import deep_merge
+from tests.harness import STACKS, Run, run_program, stack_config
+
+_RUNS: dict[tuple[str, bool], Run] = {}
+
+
+@pytest.fixture(
+    params=[(s, p) for s in STACKS for p in (True, False)], ids=lambda sp: f"{sp[0]}-{'preview' if sp[1] else 'up'}"
+)
+def stack_run(request: pytest.FixtureRequest) -> Run:
+    """The program run for one shipped stack, in preview (unknowns) or up (computed outputs) mode."""
+    key = request.param
+    if key not in _RUNS:
+        _RUNS[key] = run_program(*key)
+    return _RUNS[key]
+
+
+def run_with(stack: str, overrides: dict[str, Any], preview: bool = False) -> Run:
+    """Run `stack` with some `aws-patterns:*` keys merged over its stack file (nested keys merge)."""
+    config = stack_config(stack)
+    for key, value in overrides.items():
+        full_key = key if ":" in key else f"aws-patterns:{key}"
+        if isinstance(value, dict) and full_key in config:
+            value = deep_merge(json.loads(config[full_key]), value)
+        config[full_key] = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+    return run_program(stack, preview, config=config)

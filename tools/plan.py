@@ -1,0 +1,81 @@
+"""Offline plan: what `pulumi preview` would show for a stack, computed under the SDK's mocks.
+
+    python -m tools.plan dev            # or: make plan STACK=dev
+    python -m tools.plan prod --apply   # computed outputs as a mock `pulumi up` would give them
+    python -m tools.plan dev --file my-stack.yaml   # try a stack file before committing it
+
+No CLI, no credentials, no AWS: the real `__main__.py` runs in-process and every registered
+resource is printed as a tree, then counted by type and by component, then the stack outputs.
+A configuration error prints its message and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+
+from components.config import ConfigError
+from tests.harness import STACKS, Registered, Run, run_program, stack_config
+
+
+def _tree(run: Run) -> list[str]:
+    urns = {r.urn for r in run.resources}
+    kids: dict[str, list[Registered]] = {}
+    for res in sorted(run.resources, key=lambda r: (r.type, r.name)):
+        kids.setdefault(res.parent if res.parent in urns else "", []).append(res)
+    top = kids.get("", [])
+    lines = [f"+ pulumi:pulumi:Stack  aws-patterns-{run.stack}"]
+
+    def walk(nodes: list[Registered], prefix: str) -> None:
+        for i, node in enumerate(nodes):
+            last = i == len(nodes) - 1
+            lines.append(f"{prefix}{'└─ ' if last else '├─ '}{node.type}  {node.name}")
+            walk(kids.get(node.urn, []), prefix + ("   " if last else "│  "))
+
+    walk(top, "  ")
+    return lines
+
+
+def _component_of(run: Run, res: Registered) -> str:
+    """The outermost component a resource belongs to (or "(stack)")."""
+    by_urn = {r.urn: r for r in run.resources}
+    owner = "(stack)"
+    while res.parent in by_urn:
+        res = by_urn[res.parent]
+        owner = f"{res.type} {res.name}"
+    return owner
+
+
+def render(run: Run) -> str:
+    aws = run.aws_resources
+    out = [f"Offline plan for stack '{run.stack}' ({'preview' if run.preview else 'apply'} under mocks)", ""]
+    out += _tree(run)
+    out += ["", f"Resources: {len(aws)} AWS resources to create", "", "By type:"]
+    out += [f"  {count:4}  {type_}" for type_, count in sorted(Counter(r.type for r in aws).items())]
+    out += ["", "By component:"]
+    by_component = Counter(_component_of(run, r) for r in aws)
+    out += [f"  {count:4}  {name}" for name, count in sorted(by_component.items())]
+    out += ["", "Outputs:", json.dumps(run.outputs, indent=2, sort_keys=True)]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("stack", choices=STACKS)
+    parser.add_argument("--file", help="read the config from this stack file instead of Pulumi.<stack>.yaml")
+    parser.add_argument("--apply", action="store_true", help="resolve computed outputs as after `pulumi up`")
+    args = parser.parse_args(argv)
+    try:
+        config = stack_config(args.stack, args.file)
+        run = run_program(args.stack, preview=not args.apply, config=config)
+    except ConfigError as exc:
+        print(f"error: stack '{args.stack}': {exc}", file=sys.stderr)
+        return 2
+    print(render(run))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
