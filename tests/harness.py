@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import runpy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -212,12 +213,16 @@ def _resolve(value: Any) -> Any:
 
 
 def run_program(
-    stack: str, preview: bool, config: dict[str, str] | None = None, monitors: list[RecordingMonitor] | None = None
+    stack: str,
+    preview: bool,
+    config: dict[str, str] | None = None,
+    monitors: list[RecordingMonitor] | None = None,
+    program: Callable[[], object] | None = None,
 ) -> Run:
     """Run `__main__.py` for `stack` (or for an explicit engine-style `config`) under mocks.
 
     `monitors`, when given, receives the monitor, so a test can inspect what was registered
-    even when the program raises.
+    even when the program raises. `program` replaces `__main__.py` (the benchmark's floor).
     """
     values = stack_config(stack) if config is None else config
     pulumi.runtime.set_all_config(values)
@@ -229,7 +234,7 @@ def run_program(
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     root = pulumi_settings.get_root_resource()
 
-    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(PROGRAM), run_name="__main__")))
+    _sync_await(run_pulumi_func(program or (lambda: runpy.run_path(str(PROGRAM), run_name="__main__"))))
 
     run = Run(stack=stack, preview=preview)
     run.outputs = {k: _resolve(v) for k, v in root.outputs.items()}  # type: ignore[union-attr]

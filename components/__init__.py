@@ -1,0 +1,1 @@
+"""Reusable Pulumi components: one module per pattern plus the shared pieces."""
