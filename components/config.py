@@ -32,8 +32,8 @@ NatStrategy = Literal["none", "single", "perAz"]
 
 # Tags the provider sets on every resource; a stack may add tags but not redefine these.
 RESERVED_TAG_KEYS = ("project", "stack", "environment", "managed-by")
-_TAG_CHARS = re.compile(r"^[\w .:/=+\-@]*$", re.UNICODE)
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_TAG_CHARS = re.compile(r"[\w .:/=+\-@]*")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 # RFC 1918 plus the shared address space AWS also accepts for VPCs.
 _PRIVATE_RANGES = tuple(
     ipaddress.ip_network(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
@@ -43,11 +43,18 @@ _PRIVATE_RANGES = tuple(
 VPC_PREFIX_RANGE = (16, 23)
 
 
+# Rules that compare several keys raise ValueError(f"{CROSS_FIELD}<key relative to the block>: ...")
+# so the message can name the key the user should change rather than the whole block.
+CROSS_FIELD = "@key "
+
+
 class ConfigError(pulumi.RunError):
     """A stack configuration mistake the user can fix; printed without a traceback."""
 
 
 def _ipv4_network(value: str) -> str:
+    if "/" not in value:
+        raise ValueError("must be a CIDR block with a prefix length, such as 10.0.0.0/16")
     try:
         net = ipaddress.IPv4Network(value, strict=False)
     except ValueError:
@@ -121,21 +128,23 @@ class Network(Model):
         zones = self.availability_zones
         if zones is not None:
             if len(set(zones)) != len(zones):
-                raise ValueError("availabilityZones lists a zone twice")
+                raise ValueError(f"{CROSS_FIELD}availabilityZones: lists a zone twice (got {zones})")
             if len(zones) != self.az_count:
-                raise ValueError(f"availabilityZones lists {len(zones)} zones but azCount is {self.az_count}")
+                raise ValueError(
+                    f"{CROSS_FIELD}availabilityZones: lists {len(zones)} zones but azCount is {self.az_count}"
+                )
         return self
 
 
 def _tags(value: dict[str, str]) -> dict[str, str]:
     for key, tag_value in value.items():
-        if not 1 <= len(key) <= 128 or not _TAG_CHARS.match(key):
+        if not 1 <= len(key) <= 128 or not _TAG_CHARS.fullmatch(key):
             raise ValueError(f"tag key {key!r} must be 1-128 letters, digits, spaces or _.:/=+-@")
         if key.lower().startswith("aws:"):
             raise ValueError(f"tag key {key!r} uses the prefix 'aws:', which AWS reserves")
         if key in RESERVED_TAG_KEYS:
             raise ValueError(f"tag key {key!r} is set by the program; reserved keys: {list(RESERVED_TAG_KEYS)}")
-        if len(tag_value) > 256 or not _TAG_CHARS.match(tag_value):
+        if len(tag_value) > 256 or not _TAG_CHARS.fullmatch(tag_value):
             raise ValueError(f"tag value for {key!r} must be at most 256 letters, digits, spaces or _.:/=+-@")
     if len(value) > 40:
         raise ValueError("at most 40 extra tags (AWS allows 50 per resource and the program sets some)")
@@ -150,6 +159,16 @@ class StackConfig(Model):
     tags: Annotated[dict[str, str], AfterValidator(_tags)] = Field(default_factory=dict)
     common: Common
     network: Network
+
+    @model_validator(mode="after")
+    def _zones_in_region(self) -> StackConfig:
+        zones = self.network.availability_zones or []
+        strangers = [z for z in zones if z[:-1] != self.region]
+        if strangers:
+            raise ValueError(
+                f"{CROSS_FIELD}network.availabilityZones: {strangers} are not zones of aws:region {self.region}"
+            )
+        return self
 
     @property
     def needs_network(self) -> bool:
@@ -178,7 +197,7 @@ def _decode(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in ("{", "["):
         try:
             return json.loads(value)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
             return value
     return value
 
@@ -194,7 +213,9 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
         if isinstance(part, int):
             path += f"[{part}]"
         else:
-            path += ("." if i else "") + part
+            # Keys come from the user: repr() keeps a hostile one (newlines) on its line.
+            text = part if re.fullmatch(r"[A-Za-z0-9_-]+", part) else repr(part)
+            path += ("." if i else "") + text
     return path
 
 
@@ -223,19 +244,22 @@ def _describe(error: Any) -> str:
     if kind == "missing":
         return f"{path}: required but not set"
     message = error["msg"].removeprefix("Value error, ")
+    if message.startswith(CROSS_FIELD):
+        relative, _, message = message.removeprefix(CROSS_FIELD).partition(": ")
+        return f"{_key_path((*loc, *relative.split('.')))}: {message}"
     return f"{path}: {message} (got {_short(error['input'])})"
 
 
 def validate(raw: dict[str, Any], region: Any) -> StackConfig:
     """Merge `raw` (the stack's own keys) over its environment profile and validate the result."""
     environment = raw.get("environment")
-    if environment not in PROFILES:
+    if not isinstance(environment, str) or environment not in PROFILES:
         got = "nothing" if environment is None else _short(environment)
         raise ConfigError(
             f"{NAMESPACE}:environment: must be one of {sorted(PROFILES)} (got {got}); "
             "it selects the profile that supplies every default"
         )
-    if not isinstance(region, str) or not _REGION.match(region):
+    if not isinstance(region, str) or not _REGION.fullmatch(region):
         raise ConfigError(f"aws:region: must be an AWS region name such as us-east-1 (got {_short(region)})")
     if "region" in raw:
         raise ConfigError(f"{NAMESPACE}:region: unknown key; the region is set with aws:region")

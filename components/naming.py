@@ -32,6 +32,8 @@ NAME_LIMITS = {
     "sqs": 80,
     "log-group": 512,
 }
+# Shortest name AWS accepts, where that is more than one character.
+MIN_LENGTHS = {"s3-bucket": 3}
 # Kinds whose names AWS only accepts in lower case.
 LOWERCASE_KINDS = {"rds", "s3-bucket"}
 # What Pulumi appends when the name is used as an auto-naming prefix: "-" + 7 random chars.
@@ -54,6 +56,8 @@ def physical_name(kind: str, *parts: str, autonamed: bool = False) -> str:
         name = name.lower()
     if not name[0].isalpha():
         name = "n" + name  # RDS identifiers and many others must start with a letter.
+    if len(name) < MIN_LENGTHS.get(kind, 1):
+        name = f"{name}-{hashlib.sha256(name.encode()).hexdigest()[:_HASH_LEN]}"
     if len(name) <= limit:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:_HASH_LEN]
