@@ -136,6 +136,15 @@ class Network(Model):
         return self
 
 
+class Functions(Model):
+    """Settings shared by every Lambda function the patterns create."""
+
+    runtime: Literal["python3.12", "python3.13"]
+    architecture: Literal["arm64", "x86_64"]
+    powertools_layer_version: int = Field(ge=1)
+    tracing: bool
+
+
 def _tags(value: dict[str, str]) -> dict[str, str]:
     for key, tag_value in value.items():
         if not 1 <= len(key) <= 128 or not _TAG_CHARS.fullmatch(key):
@@ -159,6 +168,7 @@ class StackConfig(Model):
     tags: Annotated[dict[str, str], AfterValidator(_tags)] = Field(default_factory=dict)
     common: Common
     network: Network
+    functions: Functions
 
     @model_validator(mode="after")
     def _zones_in_region(self) -> StackConfig:

@@ -21,55 +21,58 @@ LOG_RETENTION_DAYS = (
     1096, 1827, 2192, 2557, 2922, 3288, 3653,
 )  # fmt: skip
 
-PROFILES: dict[str, dict[str, Any]] = {
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+# Defaults per config block, per environment. Each block's dict is keyed by environment and
+# written with the block's camelCase keys; BLOCKS below assembles them into PROFILES.
+
+COMMON = {
+    "dev": {"logRetentionDays": 7, "deletionProtection": False, "protectStatefulResources": False, "multiAz": False},
+    "staging": {"logRetentionDays": 30, "deletionProtection": False, "protectStatefulResources": True, "multiAz": True},
+    "prod": {"logRetentionDays": 365, "deletionProtection": True, "protectStatefulResources": True, "multiAz": True},
+}
+
+NETWORK = {
     "dev": {
-        "common": {
-            "logRetentionDays": 7,
-            "deletionProtection": False,
-            "protectStatefulResources": False,
-            "multiAz": False,
-        },
-        "network": {
-            "enabled": False,
-            "cidr": "10.10.0.0/16",
-            "azCount": 2,
-            "natStrategy": "single",
-            "gatewayEndpoints": True,
-            "flowLogs": {"enabled": True, "trafficType": "REJECT", "retentionDays": 7},
-        },
+        "enabled": False,
+        "cidr": "10.10.0.0/16",
+        "azCount": 2,
+        "natStrategy": "single",
+        "gatewayEndpoints": True,
+        "flowLogs": {"enabled": True, "trafficType": "REJECT", "retentionDays": 7},
     },
     "staging": {
-        "common": {
-            "logRetentionDays": 30,
-            "deletionProtection": False,
-            "protectStatefulResources": True,
-            "multiAz": True,
-        },
-        "network": {
-            "enabled": False,
-            "cidr": "10.20.0.0/16",
-            "azCount": 2,
-            "natStrategy": "single",
-            "gatewayEndpoints": True,
-            "flowLogs": {"enabled": True, "trafficType": "ALL", "retentionDays": 30},
-        },
+        "enabled": False,
+        "cidr": "10.20.0.0/16",
+        "azCount": 2,
+        "natStrategy": "single",
+        "gatewayEndpoints": True,
+        "flowLogs": {"enabled": True, "trafficType": "ALL", "retentionDays": 30},
     },
     "prod": {
-        "common": {
-            "logRetentionDays": 365,
-            "deletionProtection": True,
-            "protectStatefulResources": True,
-            "multiAz": True,
-        },
-        "network": {
-            "enabled": False,
-            "cidr": "10.30.0.0/16",
-            "azCount": 3,
-            "natStrategy": "perAz",
-            "gatewayEndpoints": True,
-            "flowLogs": {"enabled": True, "trafficType": "ALL", "retentionDays": 365},
-        },
+        "enabled": False,
+        "cidr": "10.30.0.0/16",
+        "azCount": 3,
+        "natStrategy": "perAz",
+        "gatewayEndpoints": True,
+        "flowLogs": {"enabled": True, "trafficType": "ALL", "retentionDays": 365},
     },
+}
+
+# Every Lambda function of every pattern. The Powertools layer version is the public layer's
+# version number (not the PyPI release); bump it together with aws-lambda-powertools in
+# requirements-dev.txt, which the tests use.
+_FUNCTIONS = {"runtime": "python3.13", "architecture": "arm64", "powertoolsLayerVersion": 27, "tracing": True}
+FUNCTIONS = {env: dict(_FUNCTIONS) for env in ENVIRONMENTS}
+
+BLOCKS: dict[str, dict[str, dict[str, Any]]] = {
+    "common": COMMON,
+    "network": NETWORK,
+    "functions": FUNCTIONS,
+}
+
+PROFILES: dict[str, dict[str, Any]] = {
+    env: {block: copy.deepcopy(values[env]) for block, values in BLOCKS.items()} for env in ENVIRONMENTS
 }
 
 
