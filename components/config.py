@@ -48,6 +48,11 @@ VPC_PREFIX_RANGE = (16, 23)
 CROSS_FIELD = "@key "
 
 
+# Config blocks (field names) of the patterns that live in the VPC: enabling one builds the
+# network even when `network.enabled` is false, rather than failing for want of it.
+VPC_PATTERNS = ("multi_tier", "hybrid")
+
+
 class ConfigError(pulumi.RunError):
     """A stack configuration mistake the user can fix; printed without a traceback."""
 
@@ -183,7 +188,9 @@ class StackConfig(Model):
     @property
     def needs_network(self) -> bool:
         """Whether the stack builds the VPC: asked for, or required by an enabled pattern."""
-        return self.network.enabled
+        return self.network.enabled or any(
+            getattr(getattr(self, pattern, None), "enabled", False) for pattern in VPC_PATTERNS
+        )
 
 
 # ---------------------------------------------------------------------------------------------
