@@ -4,7 +4,7 @@ STACK ?= dev
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
 
-.PHONY: setup plan test lint format bench clean
+.PHONY: setup plan diagrams review cost test lint format bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -14,8 +14,21 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 setup: $(VENV)/.installed
 
+# The plan ends with the Well-Architected review, the diagram and dev vs prod cost, and fails
+# on mandatory findings; the diagram is written first so it is updated either way.
 plan: setup
+	$(PY) -m tools.diagram $(STACK)
 	$(PY) -m tools.plan $(STACK)
+
+# Regenerate docs/diagrams/<stack>.md for every stack and the README's copy of prod's.
+diagrams: setup
+	$(PY) -m tools.diagram
+
+review: setup
+	$(PY) -m tools.review $(STACK)
+
+cost: setup
+	$(PY) -m tools.cost
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -24,8 +24,21 @@ def stack_run(request: pytest.FixtureRequest) -> Run:
     return _RUNS[key]
 
 
+_OVERRIDDEN: dict[str, Run] = {}
+
+
 def run_with(stack: str, overrides: dict[str, Any], preview: bool = False) -> Run:
-    """Run `stack` with some `aws-patterns:*` keys merged over its stack file (nested keys merge)."""
+    """Run `stack` with some `aws-patterns:*` keys merged over its stack file (nested keys merge).
+
+    Runs are deterministic, so identical requests share one run (tests only read a Run).
+    """
+    key = json.dumps([stack, overrides, preview], sort_keys=True)
+    if key not in _OVERRIDDEN:
+        _OVERRIDDEN[key] = _run_with(stack, overrides, preview)
+    return _OVERRIDDEN[key]
+
+
+def _run_with(stack: str, overrides: dict[str, Any], preview: bool) -> Run:
     config = stack_config(stack)
     for key, value in overrides.items():
         full_key = key if ":" in key else f"aws-patterns:{key}"

@@ -11,6 +11,7 @@ Used by the test suite and by the offline plan (`make plan`). No CLI, no credent
 
 from __future__ import annotations
 
+import hashlib
 import json
 import runpy
 from collections.abc import Callable
@@ -75,6 +76,15 @@ class Run:
     def children(self, parent: Registered) -> list[Registered]:
         return [r for r in self.resources if r.parent == parent.urn]
 
+    def within(self, component_type: str) -> Run:
+        """Only the resources inside the (one) component of `component_type`, at any depth."""
+        (root,) = [r for r in self.resources if r.type == component_type]
+        inside = {root.urn}
+        for res in self.resources:  # registration order: a parent is registered before its children
+            if res.parent in inside:
+                inside.add(res.urn)
+        return Run(self.stack, self.preview, [r for r in self.resources if r.urn in inside], self.outputs)
+
     @property
     def aws_resources(self) -> list[Registered]:
         return [r for r in self.resources if r.custom and r.type.startswith("aws:")]
@@ -112,10 +122,23 @@ class AwsMocks(Mocks):
             "aws:ec2/natGateway:NatGateway": {"publicIp": "203.0.113.10"},
             "aws:iam/role:Role": {"arn": f"arn:aws:iam::{ACCOUNT}:role/{name}"},
             "aws:cloudwatch/logGroup:LogGroup": {"arn": f"arn:aws:logs:{self.region}:{ACCOUNT}:log-group:{name}"},
-            "aws:lb/loadBalancer:LoadBalancer": {"dnsName": f"{name}.{self.region}.elb.amazonaws.com"},
+            "aws:lb/loadBalancer:LoadBalancer": {
+                "dnsName": f"{name}.{self.region}.elb.amazonaws.com",
+                "arnSuffix": f"app/{name}/50dc6c495c0c9188",
+            },
+            "aws:lb/targetGroup:TargetGroup": {"arnSuffix": f"targetgroup/{name}/73e2d6bc24d8a067"},
+            "aws:ec2/launchTemplate:LaunchTemplate": {"latestVersion": 1},
             "aws:rds/instance:Instance": {
                 "endpoint": f"{name}.abc123.{self.region}.rds.amazonaws.com:5432",
                 "address": f"{name}.abc123.{self.region}.rds.amazonaws.com",
+                # With manage_master_user_password, RDS keeps the password in a secret of its own.
+                "masterUserSecrets": [
+                    {
+                        "secretArn": f"arn:aws:secretsmanager:{self.region}:{ACCOUNT}:secret:rds!db-{args.name}-AbCdEf",
+                        "secretStatus": "active",
+                        "kmsKeyId": f"arn:aws:kms:{self.region}:{ACCOUNT}:key/aws-secretsmanager",
+                    }
+                ],
             },
             "aws:sqs/queue:Queue": {"url": f"https://sqs.{self.region}.amazonaws.com/{ACCOUNT}/{name}"},
             "aws:apigateway/restApi:RestApi": {
@@ -129,12 +152,34 @@ class AwsMocks(Mocks):
                 "executionArn": f"arn:aws:execute-api:{self.region}:{ACCOUNT}:{args.name}",
                 "apiEndpoint": f"https://{args.name}.execute-api.{self.region}.amazonaws.com",
             },
+            "aws:ec2/vpnConnection:VpnConnection": self._vpn_connection(args),
             "aws:lambda/function:Function": {
                 "invokeArn": f"arn:aws:apigateway:{self.region}:lambda:path/2015-03-31/functions/{arn}/invocations",
             },
+            # $default serves at the API's root; other stages under their name.
+            "aws:apigatewayv2/stage:Stage": {
+                "invokeUrl": f"https://api-id.execute-api.{self.region}.amazonaws.com/"
+                + ("" if name == "$default" else name),
+            },
+            "aws:s3/bucket:Bucket": {"bucket": f"{args.name}-a1b2c3d", "arn": f"arn:aws:s3:::{args.name}-a1b2c3d"},
         }
         out.update(type_specific.get(args.typ, {}))
         return out
+
+    @staticmethod
+    def _vpn_connection(args: MockResourceArgs) -> dict[str, Any]:
+        # AWS returns the device configuration with both pre-shared keys in it (its own when
+        # none was given), as plain text; the provider alone marks it secret.
+        keys = [
+            rpc.unwrap_rpc_secret(args.inputs.get(f"tunnel{n}PresharedKey")) or f"awsgenerated.psk{n}" for n in (1, 2)
+        ]
+        return {
+            "tunnel1Address": "52.0.0.11",
+            "tunnel2Address": "52.0.0.12",
+            "customerGatewayConfiguration": "<vpn_connection>"
+            + "".join(f"<ipsec_tunnel><pre_shared_key>{k}</pre_shared_key></ipsec_tunnel>" for k in keys)
+            + "</vpn_connection>",
+        }
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         letters = "abcdef"
@@ -157,6 +202,12 @@ class AwsMocks(Mocks):
                 "partition": "aws",
                 "dnsSuffix": "amazonaws.com",
                 "reverseDnsSuffix": "com.amazonaws",
+            },
+            # us-east-1's Elastic Load Balancing account, which delivers ALB access logs there.
+            "aws:elb/getServiceAccount:getServiceAccount": {
+                "id": "127311923021",
+                "arn": "arn:aws:iam::127311923021:root",
+                "region": self.region,
             },
         }
         if args.token not in answers:
@@ -183,16 +234,42 @@ def stack_config(stack: str, path: str | Path | None = None) -> dict[str, str]:
     return encode_config(document.get("config") or {})
 
 
+class SecretConfigValue(str):
+    """An encoded value that held `secure:` entries; `run_program` tells the program its key is
+    secret, as the engine does for a key set with `pulumi config set --secret`."""
+
+
+def mock_secret(ciphertext: str) -> str:
+    """The plaintext the mocks use for a `secure:` value they cannot decrypt: stable per
+    ciphertext, and only letters, digits and '.', so it is also a valid VPN pre-shared key."""
+    return "mocksecret." + hashlib.sha256(ciphertext.encode()).hexdigest()[:16]
+
+
+def _decrypt(value: Any) -> tuple[Any, bool]:
+    """`value` with every `{secure: ...}` replaced by its mock plaintext, and whether it had any."""
+    if isinstance(value, dict):
+        if set(value) == {"secure"} and isinstance(value["secure"], str):
+            return mock_secret(value["secure"]), True
+        pairs = {k: _decrypt(v) for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs.items()}, any(secret for _, secret in pairs.values())
+    if isinstance(value, list):
+        items = [_decrypt(v) for v in value]
+        return [v for v, _ in items], any(secret for _, secret in items)
+    return value, False
+
+
 def encode_config(values: dict[str, Any]) -> dict[str, str]:
     encoded = {}
-    for key, value in values.items():
+    for key, raw in values.items():
         full_key = key if ":" in key else f"{PROJECT}:{key}"
+        value, secret = _decrypt(raw)
         if isinstance(value, (dict, list)):
-            encoded[full_key] = json.dumps(value)
+            text = json.dumps(value)
         elif isinstance(value, bool):
-            encoded[full_key] = "true" if value else "false"
+            text = "true" if value else "false"
         else:
-            encoded[full_key] = str(value)
+            text = str(value)
+        encoded[full_key] = SecretConfigValue(text) if secret else text
     return encoded
 
 
@@ -225,7 +302,7 @@ def run_program(
     even when the program raises. `program` replaces `__main__.py` (the benchmark's floor).
     """
     values = stack_config(stack) if config is None else config
-    pulumi.runtime.set_all_config(values)
+    pulumi.runtime.set_all_config(values, [k for k, v in values.items() if isinstance(v, SecretConfigValue)])
     pulumi_settings.ROOT.set(None)  # a fresh root Stack for every run
     mocks = AwsMocks(values.get("aws:region", "us-east-1"), preview)
     monitor = RecordingMonitor(mocks)

@@ -11,6 +11,11 @@ from components.network import subnet_cidrs
 from tests.conftest import run_with
 from tests.harness import STACKS, Registered, Run, stack_config
 
+NETWORK = "aws-patterns:network:Network"
+# Every pattern but the network off, so these tests see the network's own choices (the VPC
+# patterns add rules of their own, e.g. multiTier refuses natStrategy none).
+ONLY_NETWORK = {"multiTier": {"enabled": False}, "hybrid": {"enabled": False}}
+
 SUBNET = "aws:ec2/subnet:Subnet"
 ROUTE = "aws:ec2/route:Route"
 ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
@@ -18,10 +23,17 @@ ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
 NAT = "aws:ec2/natGateway:NatGateway"
 
 
+@pytest.fixture(params=[(s, p) for s in STACKS for p in (True, False)], ids=lambda sp: f"{sp[0]}-{sp[1]}")
+def stack_run(request: pytest.FixtureRequest) -> Run:
+    """The network of every shipped stack (turned on where the stack does not need one)."""
+    stack, preview = request.param
+    return run_with(stack, {"network": {"enabled": True}}, preview=preview).within(NETWORK)
+
+
 def _config(run: Run) -> StackConfig:
     raw = {k.split(":", 1)[1]: v for k, v in stack_config(run.stack).items() if k.startswith("aws-patterns:")}
     decoded = {k: json.loads(v) if v[:1] in "{[" else v for k, v in raw.items()}
-    return validate(decoded, stack_config(run.stack)["aws:region"])
+    return validate(decoded, stack_config(run.stack)["aws:region"], secret_keys=())
 
 
 def _wired(res: Registered, prop: str, target: Registered) -> bool:
@@ -72,7 +84,8 @@ def test_routes_per_tier(stack_run: Run) -> None:
 
 @pytest.mark.parametrize(("strategy", "expected"), [("none", 0), ("single", 1), ("perAz", 3)])
 def test_nat_strategy(strategy: str, expected: int) -> None:
-    run = run_with("prod", {"network": {"natStrategy": strategy, "azCount": 3}}, preview=True)
+    run = run_with("prod", {"network": {"natStrategy": strategy, "azCount": 3}, **ONLY_NETWORK}, preview=True)
+    run = run.within(NETWORK)
     nats = run.by_type(NAT)
     assert len(nats) == expected
     public = _subnets(run, "public")
@@ -125,14 +138,15 @@ def test_flow_logs_wiring(stack_run: Run) -> None:
 
 
 def test_flow_logs_can_be_turned_off() -> None:
-    run = run_with("dev", {"network": {"flowLogs": {"enabled": False}}}, preview=True)
+    run = run_with("dev", {"network": {"enabled": True, "flowLogs": {"enabled": False}}}, preview=True)
+    run = run.within(NETWORK)
     assert run.by_type("aws:ec2/flowLog:FlowLog") == []
     assert run.by_type("aws:cloudwatch/logGroup:LogGroup") == []
 
 
 def test_adding_an_az_does_not_renumber_existing_subnets() -> None:
-    two = run_with("staging", {"network": {"azCount": 2}})
-    three = run_with("staging", {"network": {"azCount": 3}})
+    two = run_with("staging", {"network": {"azCount": 2}}).within(NETWORK)
+    three = run_with("staging", {"network": {"azCount": 3}}).within(NETWORK)
     for tier in ("public", "private", "isolated"):
         before = {s.name: (s.inputs["cidrBlock"], s.inputs["availabilityZone"]) for s in _subnets(two, tier)}
         after = {s.name: (s.inputs["cidrBlock"], s.inputs["availabilityZone"]) for s in _subnets(three, tier)}
@@ -141,19 +155,26 @@ def test_adding_an_az_does_not_renumber_existing_subnets() -> None:
 
 def test_explicit_availability_zones_are_used() -> None:
     zones = ["us-east-1c", "us-east-1d"]
-    run = run_with("dev", {"network": {"availabilityZones": zones}}, preview=True)
+    run = run_with("dev", {"network": {"enabled": True, "availabilityZones": zones}}, preview=True)
     assert sorted(s.inputs["availabilityZone"] for s in _subnets(run, "private")) == zones
 
 
-def test_no_network_unless_enabled() -> None:
-    run = run_with("dev", {"network": {"enabled": False}}, preview=True)
-    assert run.aws_resources == []
+def test_no_network_unless_enabled_or_needed() -> None:
+    run = run_with("prod", {"network": {"enabled": False}, **ONLY_NETWORK}, preview=True)
+    assert run.by_type(NETWORK) == [] and run.by_type("aws:ec2/vpc:Vpc") == []
     assert "network" not in run.outputs
+
+
+@pytest.mark.parametrize("pattern", ["multiTier", "hybrid"])
+def test_a_vpc_pattern_gets_its_network_built(pattern: str) -> None:
+    others = {p: {"enabled": p == pattern} for p in ONLY_NETWORK}
+    run = run_with("prod", {"network": {"enabled": False}, **others}, preview=True)
+    assert len(run.by_type(NETWORK)) == 1
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_network_outputs_are_exported(stack: str) -> None:
-    run = run_with(stack, {}, preview=False)
+    run = run_with(stack, {"network": {"enabled": True}}, preview=False)
     exported = run.outputs["network"]
     assert exported["vpcId"] == run.by_type("aws:ec2/vpc:Vpc")[0].id
     for tier in ("public", "private", "isolated"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import keyword
 import re
 import subprocess
 import sys
@@ -23,7 +24,9 @@ from tools import plan
 def _accepts_tags(type_: str) -> bool:
     """Whether the pulumi_aws resource behind a type token takes a `tags` argument."""
     _, module, cls = type_.split(":")
-    mod = importlib.import_module(f"pulumi_aws.{module.split('/')[0]}")
+    package = module.split("/")[0]
+    # Python keywords get a trailing underscore as module names (aws:lambda/... -> pulumi_aws.lambda_).
+    mod = importlib.import_module(f"pulumi_aws.{package}_" if keyword.iskeyword(package) else f"pulumi_aws.{package}")
     return "tags" in inspect.signature(getattr(mod, cls)._internal_init).parameters
 
 
@@ -58,11 +61,18 @@ def test_provider_default_tags(stack_run: Run) -> None:
     assert provider.inputs["region"] == config["aws:region"]
 
 
+def _name_tag(tags: dict | list) -> str:
+    """The Name tag; Auto Scaling groups take tags as a list of {key, value, propagateAtLaunch}."""
+    if isinstance(tags, list):
+        return next((str(t["value"]) for t in tags if t["key"] == "Name"), "")
+    return str(tags.get("Name", ""))
+
+
 def test_every_taggable_resource_has_a_name_tag(stack_run: Run) -> None:
     untagged = [
         f"{r.type} {r.name}"
         for r in stack_run.aws_resources
-        if _accepts_tags(r.type) and not str(r.inputs.get("tags", {}).get("Name", "")).startswith(f"{PROJECT}-")
+        if _accepts_tags(r.type) and not _name_tag(r.inputs.get("tags", {})).startswith(f"{PROJECT}-")
     ]
     assert untagged == []
 

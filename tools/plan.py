@@ -5,8 +5,10 @@
     python -m tools.plan dev --file my-stack.yaml   # try a stack file before committing it
 
 No CLI, no credentials, no AWS: the real `__main__.py` runs in-process and every registered
-resource is printed as a tree, then counted by type and by component, then the stack outputs.
-A configuration error prints its message and exits with status 2.
+resource is printed as a tree, then counted by type and by component, then the stack outputs,
+then the Well-Architected review, the architecture diagram and the dev vs prod monthly cost
+(tools/review.py). A configuration error prints its message and exits with status 2; a mandatory
+review finding (prod) exits with status 1.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections import Counter
 
 from components.config import ConfigError
 from tests.harness import STACKS, Registered, Run, run_program, stack_config
+from tools import review
 
 
 def _tree(run: Run) -> list[str]:
@@ -74,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: stack '{args.stack}': {exc}", file=sys.stderr)
         return 2
     print(render(run))
-    return 0
+    report, status = review.plan_report(args.stack, config, run)
+    print(f"\n{report}")
+    return status
 
 
 if __name__ == "__main__":

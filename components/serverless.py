@@ -1,0 +1,446 @@
+"""The serverless pattern: an upload pipeline with no servers to manage.
+
+Clients ask the HTTP API (API Gateway v2) for an upload URL, PUT the file straight to S3 with
+it, S3 invokes the processor, which verifies the object and marks the record READY or REJECTED,
+and the API reports the status and hands out a download URL. Pay per request, scales to zero.
+
+    POST /uploads ──> intake ──> DynamoDB record PENDING + presigned PUT URL
+    client ──PUT──> S3 bucket (under uploadPrefix) ──ObjectCreated──> processor ──> READY/REJECTED
+    GET /uploads/{id} ──> intake ──> status (+ presigned GET URL of the verified version)
+
+What AWS needs and mocks never check:
+- S3 invokes the processor only if the function's resource policy allows s3.amazonaws.com for
+  this bucket *and* account (bucket names are global, so the account pins the owner); S3 also
+  refuses the notification configuration until that permission exists, hence the dependency.
+- API Gateway needs a permission per route whose source ARN is the API's execution ARN plus
+  `/<stage>/<METHOD>/<path>`; a wrong ARN fails only when the route is called.
+- New buckets have ACLs disabled; setting an ACL fails. Ownership is enforced explicitly instead.
+- HTTP APIs end an integration after 30 s, so the intake function's timeout stays below that
+  (validated in the config schema).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import (
+    HTTP_API_INTEGRATION_TIMEOUT_S,
+    ApiThrottling,
+    FunctionSize,
+    StackConfig,
+    UploadLifecycle,
+)
+from components.functions import FunctionSettings, PythonFunction, PythonFunctionArgs
+from components.naming import name_tag
+
+METRICS_NAMESPACE = "aws-patterns/serverless"
+# The routes the intake function serves: (method, path) as API Gateway spells them.
+ROUTES = (("POST", "/uploads"), ("GET", "/uploads/{id}"))
+# What API Gateway records for each request (HTTP API context variables).
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "requestTime": "$context.requestTime",
+        "routeKey": "$context.routeKey",
+        "status": "$context.status",
+        "responseLength": "$context.responseLength",
+        "latencyMs": "$context.responseLatency",
+        "integrationError": "$context.integrationErrorMessage",
+        "error": "$context.error.message",
+    }
+)
+
+
+def route_source_arn(execution_arn: pulumi.Input[str], method: str, path: str) -> pulumi.Output[str]:
+    """The source ARN API Gateway presents when `method path` invokes a function, any stage.
+
+    Path parameters become `*`, which matches both the route's template and the request path.
+    """
+    arn_path = "/".join("*" if part.startswith("{") else part for part in path.split("/"))
+    return pulumi.Output.concat(execution_arn, "/*/", method, arn_path)
+
+
+@dataclass(frozen=True)
+class ServerlessArgs:
+    settings: FunctionSettings
+    allowed_content_types: tuple[str, ...]
+    max_upload_bytes: int
+    presigned_url_expiry_seconds: int
+    upload_prefix: str
+    record_ttl_days: int
+    cors_origins: tuple[str, ...]
+    lifecycle: UploadLifecycle
+    throttling: ApiThrottling
+    intake: FunctionSize
+    processor: FunctionSize
+    log_retention_days: int = 7
+    protect: bool = False
+    deletion_protection: bool = False
+
+    @classmethod
+    def from_config(cls, cfg: StackConfig) -> ServerlessArgs:
+        sl = cfg.serverless
+        return cls(
+            settings=FunctionSettings.from_config(cfg),
+            allowed_content_types=tuple(sl.allowed_content_types),
+            max_upload_bytes=sl.max_upload_bytes,
+            presigned_url_expiry_seconds=sl.presigned_url_expiry_seconds,
+            upload_prefix=sl.upload_prefix,
+            record_ttl_days=sl.record_ttl_days,
+            cors_origins=tuple(sl.cors_origins),
+            lifecycle=sl.lifecycle,
+            throttling=sl.throttling,
+            intake=sl.intake,
+            processor=sl.processor,
+            log_retention_days=cfg.common.log_retention_days,
+            protect=cfg.common.protect_stateful_resources,
+            deletion_protection=cfg.common.deletion_protection,
+        )
+
+
+class Serverless(pulumi.ComponentResource):
+    """Upload bucket, records table, intake and processor functions, and the HTTP API."""
+
+    bucket: aws.s3.Bucket
+    table: aws.dynamodb.Table
+    intake: PythonFunction
+    processor: PythonFunction
+    api: aws.apigatewayv2.Api
+    stage: aws.apigatewayv2.Stage
+    routes: list[aws.apigatewayv2.Route]
+    route_permissions: list[aws.lambda_.Permission]
+    bucket_permission: aws.lambda_.Permission
+    notification: aws.s3.BucketNotification
+    api_url: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ServerlessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("aws-patterns:serverless:Serverless", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
+
+        self.bucket = self._bucket(name, args, child, stateful)
+        uploads_arn = pulumi.Output.concat(self.bucket.arn, "/", args.upload_prefix, "*")
+        self.table = aws.dynamodb.Table(
+            f"{name}-uploads",
+            billing_mode="PAY_PER_REQUEST",
+            hash_key="id",
+            attributes=[aws.dynamodb.TableAttributeArgs(name="id", type="S")],
+            point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
+            # Records carry their own expiry (epoch seconds); DynamoDB deletes them for free.
+            ttl=aws.dynamodb.TableTtlArgs(attribute_name="expiresAt", enabled=True),
+            # The AWS-managed key (aws/dynamodb): its use shows in CloudTrail, no key policy to
+            # manage, no extra grants for the functions.
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
+            deletion_protection_enabled=args.deletion_protection,
+            tags=name_tag(name, "uploads"),
+            opts=stateful,
+        )
+        common_env = {
+            "TABLE_NAME": self.table.name,
+            "UPLOAD_PREFIX": args.upload_prefix,
+            "ALLOWED_CONTENT_TYPES": ",".join(args.allowed_content_types),
+            "MAX_UPLOAD_BYTES": str(args.max_upload_bytes),
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+        }
+
+        self.intake = PythonFunction(
+            f"{name}-intake",
+            PythonFunctionArgs(
+                code_dir="uploads_intake",
+                settings=args.settings,
+                memory_mb=args.intake.memory_mb,
+                timeout_s=args.intake.timeout_seconds,
+                description="HTTP API: create upload records with presigned PUT URLs, report status",
+                environment={
+                    **common_env,
+                    "BUCKET_NAME": self.bucket.bucket,
+                    "URL_EXPIRY_SECONDS": str(args.presigned_url_expiry_seconds),
+                    "RECORD_TTL_DAYS": str(args.record_ttl_days),
+                },
+                statements=[
+                    {
+                        "Sid": "Records",
+                        "Effect": "Allow",
+                        "Action": ["dynamodb:PutItem", "dynamodb:GetItem"],
+                        "Resource": self.table.arn,
+                    },
+                    {
+                        # A presigned URL carries the signer's rights: PUT to upload, GET (of a
+                        # version) to download. Nothing outside the upload prefix.
+                        "Sid": "PresignUnderPrefix",
+                        "Effect": "Allow",
+                        "Action": ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"],
+                        "Resource": uploads_arn,
+                    },
+                ],
+            ),
+            opts=child,
+        )
+        self.processor = PythonFunction(
+            f"{name}-processor",
+            PythonFunctionArgs(
+                code_dir="uploads_processor",
+                settings=args.settings,
+                memory_mb=args.processor.memory_mb,
+                timeout_s=args.processor.timeout_seconds,
+                description="S3 ObjectCreated: verify the upload and mark its record READY or REJECTED",
+                environment=common_env,
+                statements=[
+                    {
+                        "Sid": "Records",
+                        "Effect": "Allow",
+                        "Action": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+                        "Resource": self.table.arn,
+                    },
+                    {
+                        "Sid": "ReadUploads",
+                        "Effect": "Allow",
+                        "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+                        "Resource": uploads_arn,
+                    },
+                ],
+            ),
+            opts=child,
+        )
+
+        account = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self)).account_id
+        self.bucket_permission = aws.lambda_.Permission(
+            f"{name}-processor-s3",
+            action="lambda:InvokeFunction",
+            function=self.processor.function.name,
+            principal="s3.amazonaws.com",
+            source_arn=self.bucket.arn,
+            # Bucket names are global: without the account a same-named bucket elsewhere could invoke.
+            source_account=account,
+            opts=child,
+        )
+        self.notification = aws.s3.BucketNotification(
+            f"{name}-uploads",
+            bucket=self.bucket.id,
+            lambda_functions=[
+                aws.s3.BucketNotificationLambdaFunctionArgs(
+                    lambda_function_arn=self.processor.function.arn,
+                    events=["s3:ObjectCreated:*"],
+                    filter_prefix=args.upload_prefix,
+                )
+            ],
+            # S3 validates the destination when the configuration is saved.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.bucket_permission]),
+        )
+
+        self._api(name, args, child)
+        self.register_outputs({"apiUrl": self.api_url, "bucketName": self.bucket.bucket, "tableName": self.table.name})
+
+    def _bucket(
+        self, name: str, args: ServerlessArgs, child: pulumi.ResourceOptions, stateful: pulumi.ResourceOptions
+    ) -> aws.s3.Bucket:
+        bucket = aws.s3.Bucket(
+            f"{name}-uploads",
+            # Unprotected stacks (dev) can be destroyed with their uploads; protected ones cannot.
+            force_destroy=not args.protect,
+            tags=name_tag(name, "uploads"),
+            opts=stateful,
+        )
+        # ACLs stay disabled (AWS's default for new buckets, and setting one would fail); the
+        # bucket owner owns every object whoever uploads it.
+        aws.s3.BucketOwnershipControls(
+            f"{name}-uploads",
+            bucket=bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=child,
+        )
+        public_access = aws.s3.BucketPublicAccessBlock(
+            f"{name}-uploads",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-uploads",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        # SSE-S3: presigned URLs work without granting KMS to every signer.
+                        sse_algorithm="AES256"
+                    )
+                )
+            ],
+            opts=child,
+        )
+        # Versioning lets the API hand out the exact version the processor verified, even if a
+        # client PUTs again with a still-valid URL.
+        aws.s3.BucketVersioning(
+            f"{name}-uploads",
+            bucket=bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            opts=child,
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-uploads", bucket=bucket.id, rules=_lifecycle_rules(args), opts=child
+        )
+        if args.cors_origins:
+            aws.s3.BucketCorsConfiguration(
+                f"{name}-uploads",
+                bucket=bucket.id,
+                cors_rules=[
+                    aws.s3.BucketCorsConfigurationCorsRuleArgs(
+                        allowed_origins=list(args.cors_origins),
+                        allowed_methods=["PUT", "GET"],
+                        # The presigned PUT signs Content-Type, so the browser must send it.
+                        allowed_headers=["content-type"],
+                        expose_headers=["ETag"],
+                        max_age_seconds=3600,
+                    )
+                ],
+                opts=child,
+            )
+        aws.s3.BucketPolicy(
+            f"{name}-uploads",
+            bucket=bucket.id,
+            policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "DenyInsecureTransport",
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "s3:*",
+                            "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        }
+                    ],
+                }
+            ),
+            # S3 refuses concurrent changes to a bucket's access settings.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
+        )
+        return bucket
+
+    def _api(self, name: str, args: ServerlessArgs, child: pulumi.ResourceOptions) -> None:
+        cors = (
+            aws.apigatewayv2.ApiCorsConfigurationArgs(
+                allow_origins=list(args.cors_origins),
+                allow_methods=sorted({method for method, _ in ROUTES}),
+                allow_headers=["content-type"],
+                max_age=3600,
+            )
+            if args.cors_origins
+            else None
+        )
+        self.api = aws.apigatewayv2.Api(
+            name,
+            protocol_type="HTTP",
+            description="Upload intake: presigned upload URLs and upload status",
+            cors_configuration=cors,
+            tags=name_tag(name),
+            opts=child,
+        )
+        access_logs = aws.cloudwatch.LogGroup(
+            f"{name}-api-access",
+            name_prefix=f"/aws/apigateway/{pulumi.get_project()}-{pulumi.get_stack()}-{name}-",
+            retention_in_days=args.log_retention_days,
+            tags=name_tag(name, "api-access"),
+            opts=child,
+        )
+        integration = aws.apigatewayv2.Integration(
+            f"{name}-intake",
+            api_id=self.api.id,
+            integration_type="AWS_PROXY",
+            integration_uri=self.intake.function.arn,
+            # Lambda is always invoked with POST, whatever the route's method.
+            integration_method="POST",
+            payload_format_version="2.0",
+            timeout_milliseconds=HTTP_API_INTEGRATION_TIMEOUT_S * 1000,
+            opts=child,
+        )
+        self.routes, self.route_permissions = [], []
+        for method, path in ROUTES:
+            slug = f"{method.lower()}-{path.strip('/').replace('/', '-').replace('{', '').replace('}', '')}"
+            self.routes.append(
+                aws.apigatewayv2.Route(
+                    f"{name}-{slug}",
+                    api_id=self.api.id,
+                    route_key=f"{method} {path}",
+                    target=pulumi.Output.concat("integrations/", integration.id),
+                    opts=child,
+                )
+            )
+            self.route_permissions.append(
+                aws.lambda_.Permission(
+                    f"{name}-{slug}",
+                    action="lambda:InvokeFunction",
+                    function=self.intake.function.name,
+                    principal="apigateway.amazonaws.com",
+                    source_arn=route_source_arn(self.api.execution_arn, method, path),
+                    opts=child,
+                )
+            )
+        # The $default stage with auto-deploy publishes every route change; no Deployment
+        # resource to order against routes or to re-trigger.
+        self.stage = aws.apigatewayv2.Stage(
+            name,
+            api_id=self.api.id,
+            name="$default",
+            auto_deploy=True,
+            access_log_settings=aws.apigatewayv2.StageAccessLogSettingsArgs(
+                destination_arn=access_logs.arn, format=ACCESS_LOG_FORMAT
+            ),
+            default_route_settings=aws.apigatewayv2.StageDefaultRouteSettingsArgs(
+                throttling_burst_limit=args.throttling.burst_limit,
+                throttling_rate_limit=args.throttling.rate_limit,
+            ),
+            tags=name_tag(name),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=self.routes),
+        )
+        self.api_url = self.stage.invoke_url
+
+
+def _lifecycle_rules(args: ServerlessArgs) -> list[aws.s3.BucketLifecycleConfigurationRuleArgs]:
+    lc = args.lifecycle
+    uploads = aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=args.upload_prefix)
+    rules = [
+        aws.s3.BucketLifecycleConfigurationRuleArgs(
+            id="uploads",
+            status="Enabled",
+            filter=uploads,
+            abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                days_after_initiation=lc.abort_incomplete_multipart_upload_days
+            ),
+            transitions=(
+                [
+                    aws.s3.BucketLifecycleConfigurationRuleTransitionArgs(
+                        days=lc.transition_to_infrequent_access_days, storage_class="STANDARD_IA"
+                    )
+                ]
+                if lc.transition_to_infrequent_access_days is not None
+                else None
+            ),
+            expiration=(
+                aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=lc.expiration_days)
+                if lc.expiration_days is not None
+                else None
+            ),
+            # Versioning keeps overwritten and expired objects as noncurrent versions.
+            noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                noncurrent_days=lc.noncurrent_version_expiration_days
+            ),
+        ),
+        # Once every version is gone the lone delete marker is removed too.
+        aws.s3.BucketLifecycleConfigurationRuleArgs(
+            id="delete-markers",
+            status="Enabled",
+            filter=uploads,
+            expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(expired_object_delete_marker=True),
+        ),
+    ]
+    return rules

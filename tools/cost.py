@@ -1,0 +1,370 @@
+"""Monthly cost estimate of a stack's always-on resources, from the price table tools/prices.yaml.
+
+    python -m tools.cost                 # dev vs prod side by side (what `make plan` prints)
+    python -m tools.cost staging prod    # any stacks, side by side
+
+Every AWS resource type the program registers is either priced here by the hour or month it
+exists (ALWAYS_ON), costs nothing of its own (FREE), or is priced per use (USAGE), which is
+listed with its unit prices and an example at a stated volume rather than guessed into the
+total. tests/test_cost.py fails when the program registers a type in none of the three, so a
+new always-on resource cannot slip into a stack without a price.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.harness import STACKS, Registered, Run, run_program
+
+PRICES_FILE = Path(__file__).resolve().parent / "prices.yaml"
+
+
+@dataclass(frozen=True)
+class Line:
+    """One priced item of a stack: `quantity` units of `item` at `monthly` USD in total."""
+
+    item: str
+    quantity: float
+    monthly: float
+
+
+class Prices:
+    """The price table, with errors that say which price is missing."""
+
+    def __init__(self, table: dict[str, Any]) -> None:
+        self.table = table
+        self.hours = float(table["hours_per_month"])
+
+    @classmethod
+    def load(cls, path: Path = PRICES_FILE) -> Prices:
+        return cls(yaml.safe_load(path.read_text()))
+
+    def always_on(self, key: str) -> float:
+        return float(self.table["always_on"][key]["price"])
+
+    def hourly(self, key: str) -> float:
+        """Monthly cost of one unit priced per hour."""
+        return self.always_on(key) * self.hours
+
+    def instance(self, family: str, size: str) -> float:
+        """Monthly cost of one on-demand instance (`family` is ec2_hour or rds_hour)."""
+        try:
+            return float(self.table[family][size]["price"]) * self.hours
+        except KeyError:
+            raise KeyError(f"tools/prices.yaml has no {family} price for {size}") from None
+
+    def usage(self, key: str) -> float:
+        return float(self.table["usage"][key]["price"])
+
+
+PriceFn = Callable[[Registered, Run, Prices], list[Line]]
+
+
+def _hourly(item: str, key: str) -> PriceFn:
+    return lambda res, run, prices: [Line(item, 1, prices.hourly(key))]
+
+
+def _monthly(item: str, key: str) -> PriceFn:
+    return lambda res, run, prices: [Line(item, 1, prices.always_on(key))]
+
+
+def _dependency(run: Run, res: Registered, prop: str, type_: str) -> Registered | None:
+    urns = set(res.property_dependencies.get(prop, ()))
+    return next((r for r in run.resources if r.urn in urns and r.type == type_), None)
+
+
+def _load_balancer(res: Registered, run: Run, prices: Prices) -> list[Line]:
+    if res.inputs.get("loadBalancerType", "application") != "application":
+        raise KeyError(f"tools/prices.yaml has no price for a {res.inputs['loadBalancerType']} load balancer")
+    lines = [Line("Application Load Balancer", 1, prices.hourly("alb_hour"))]
+    if not res.inputs.get("internal"):
+        # An internet-facing ALB holds a public IPv4 address in every subnet (AZ) it spans.
+        zones = len(res.inputs.get("subnets") or res.inputs.get("subnetMappings") or [])
+        lines.append(Line("Public IPv4 address", zones, zones * prices.hourly("public_ipv4_hour")))
+    return lines
+
+
+def _volumes_gb(template: Registered | None) -> float:
+    if template is None:
+        return 0.0
+    return sum(
+        float((m.get("ebs") or {}).get("volumeSize") or 0) for m in template.inputs.get("blockDeviceMappings") or []
+    )
+
+
+def _auto_scaling_group(res: Registered, run: Run, prices: Prices) -> list[Line]:
+    # The group's floor runs all month; capacity above it is usage.
+    count = int(res.inputs.get("minSize") or 0)
+    template = _dependency(run, res, "launchTemplate", "aws:ec2/launchTemplate:LaunchTemplate")
+    size = (template.inputs if template else {}).get("instanceType")
+    if not size:
+        raise KeyError(f"cannot tell the instance type of Auto Scaling group {res.name}")
+    gb = _volumes_gb(template) * count
+    return [
+        Line(f"EC2 {size} (Auto Scaling minimum)", count, count * prices.instance("ec2_hour", size)),
+        Line("EBS gp3 GB", gb, gb * prices.always_on("ebs_gp3_gb_month")),
+    ]
+
+
+def _ec2_instance(res: Registered, run: Run, prices: Prices) -> list[Line]:
+    size = res.inputs.get("instanceType", "")
+    gb = float((res.inputs.get("rootBlockDevice") or {}).get("volumeSize") or 8)
+    return [
+        Line(f"EC2 {size}", 1, prices.instance("ec2_hour", size)),
+        Line("EBS gp3 GB", gb, gb * prices.always_on("ebs_gp3_gb_month")),
+    ]
+
+
+def _rds_instance(res: Registered, run: Run, prices: Prices) -> list[Line]:
+    size = res.inputs.get("instanceClass", "")
+    copies = 2 if res.inputs.get("multiAz") else 1
+    gb = float(res.inputs.get("allocatedStorage") or 0) * copies
+    label = f"RDS {size}{' Multi-AZ' if copies == 2 else ''}"
+    lines = [
+        Line(label, 1, copies * prices.instance("rds_hour", size)),
+        Line("RDS gp3 GB", gb, gb * prices.always_on("rds_gp3_gb_month")),
+    ]
+    if res.inputs.get("manageMasterUserPassword"):
+        # RDS keeps the managed master password in a Secrets Manager secret billed to the account.
+        lines.append(Line("Secrets Manager secret", 1, prices.always_on("secret_month")))
+    return lines
+
+
+def _vpc_endpoint(res: Registered, run: Run, prices: Prices) -> list[Line]:
+    if res.inputs.get("vpcEndpointType", "Gateway") == "Gateway":
+        return []  # S3 and DynamoDB gateway endpoints are free
+    zones = len(res.inputs.get("subnetIds") or [])
+    return [Line("Interface endpoint AZ", zones, zones * prices.hourly("interface_endpoint_az_hour"))]
+
+
+def _alarm(res: Registered, run: Run, prices: Prices) -> list[Line]:
+    metrics = len([q for q in res.inputs.get("metricQueries") or [] if q.get("metric")]) or 1
+    return [Line("CloudWatch alarm metric", metrics, metrics * prices.always_on("alarm_month"))]
+
+
+ALWAYS_ON: dict[str, PriceFn] = {
+    "aws:ec2/natGateway:NatGateway": _hourly("NAT gateway", "nat_gateway_hour"),
+    "aws:ec2/eip:Eip": _hourly("Public IPv4 address", "public_ipv4_hour"),
+    "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
+    "aws:autoscaling/group:Group": _auto_scaling_group,
+    "aws:ec2/instance:Instance": _ec2_instance,
+    "aws:rds/instance:Instance": _rds_instance,
+    "aws:ec2/vpnConnection:VpnConnection": _hourly("Site-to-Site VPN connection", "vpn_connection_hour"),
+    "aws:ec2/vpcEndpoint:VpcEndpoint": _vpc_endpoint,
+    "aws:kms/key:Key": _monthly("KMS customer-managed key", "kms_key_month"),
+    "aws:secretsmanager/secret:Secret": _monthly("Secrets Manager secret", "secret_month"),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
+    "aws:cloudwatch/dashboard:Dashboard": _monthly("CloudWatch dashboard", "dashboard_month"),
+}
+
+# Priced per use (requests, GB, GB-seconds): the usage prices that apply to each.
+USAGE: dict[str, tuple[str, ...]] = {
+    "aws:lambda/function:Function": ("lambda_requests", "lambda_arm_gb_second", "xray_traces"),
+    "aws:lambda/eventSourceMapping:EventSourceMapping": (),
+    "aws:apigateway/restApi:RestApi": ("rest_api_requests",),
+    "aws:apigatewayv2/api:Api": ("http_api_requests",),
+    "aws:dynamodb/table:Table": ("dynamodb_write_requests", "dynamodb_read_requests", "dynamodb_storage"),
+    "aws:sqs/queue:Queue": ("sqs_requests",),
+    "aws:sns/topic:Topic": ("sns_publishes",),
+    "aws:cloudwatch/eventBus:EventBus": ("eventbridge_events",),
+    "aws:cloudwatch/eventArchive:EventArchive": (),
+    "aws:s3/bucket:Bucket": ("s3_storage", "s3_put_requests"),
+    "aws:s3/bucketObjectv2:BucketObjectv2": (),
+    "aws:cloudwatch/logGroup:LogGroup": ("logs_ingestion",),
+    "aws:ec2/flowLog:FlowLog": ("logs_ingestion",),
+    "aws:lb/targetGroup:TargetGroup": ("alb_lcu",),
+    "aws:lb/listener:Listener": ("alb_lcu",),
+    "aws:apigateway/stage:Stage": (),
+    "aws:apigatewayv2/stage:Stage": (),
+    "aws:servicediscovery/httpNamespace:HttpNamespace": (),
+    "aws:servicediscovery/service:Service": (),
+    "aws:servicediscovery/instance:Instance": (),
+}
+
+# No charge of their own (what flows through them is billed elsewhere).
+FREE = frozenset(
+    {
+        "pulumi:providers:aws",
+        "aws:ec2/vpc:Vpc",
+        "aws:ec2/subnet:Subnet",
+        "aws:ec2/routeTable:RouteTable",
+        "aws:ec2/routeTableAssociation:RouteTableAssociation",
+        "aws:ec2/route:Route",
+        "aws:ec2/internetGateway:InternetGateway",
+        "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+        "aws:ec2/securityGroup:SecurityGroup",
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+        "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+        "aws:ec2/launchTemplate:LaunchTemplate",
+        "aws:ec2/customerGateway:CustomerGateway",
+        "aws:ec2/vpnGateway:VpnGateway",
+        "aws:ec2/vpnGatewayAttachment:VpnGatewayAttachment",
+        "aws:ec2/vpnGatewayRoutePropagation:VpnGatewayRoutePropagation",
+        "aws:ec2/vpnConnectionRoute:VpnConnectionRoute",
+        "aws:iam/role:Role",
+        "aws:iam/rolePolicy:RolePolicy",
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        "aws:iam/instanceProfile:InstanceProfile",
+        "aws:kms/keyPolicy:KeyPolicy",
+        "aws:kms/alias:Alias",
+        "aws:lambda/permission:Permission",
+        "aws:apigateway/account:Account",
+        "aws:apigateway/resource:Resource",
+        "aws:apigateway/method:Method",
+        "aws:apigateway/integration:Integration",
+        "aws:apigateway/deployment:Deployment",
+        "aws:apigateway/methodSettings:MethodSettings",
+        "aws:apigateway/response:Response",
+        "aws:apigatewayv2/integration:Integration",
+        "aws:apigatewayv2/route:Route",
+        "aws:cloudwatch/eventRule:EventRule",
+        "aws:cloudwatch/eventTarget:EventTarget",
+        "aws:sqs/queuePolicy:QueuePolicy",
+        "aws:sqs/redrivePolicy:RedrivePolicy",
+        "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy",
+        "aws:sns/topicPolicy:TopicPolicy",
+        "aws:sns/topicSubscription:TopicSubscription",
+        "aws:s3/bucketPolicy:BucketPolicy",
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+        "aws:s3/bucketVersioning:BucketVersioning",
+        "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration",
+        "aws:s3/bucketNotification:BucketNotification",
+        "aws:rds/subnetGroup:SubnetGroup",
+        "aws:rds/parameterGroup:ParameterGroup",
+        "aws:autoscaling/policy:Policy",
+    }
+)
+
+
+def unclassified(run: Run) -> list[str]:
+    """Resource types the program registers that this module does not know how to price."""
+    known = set(ALWAYS_ON) | set(USAGE) | FREE
+    return sorted({r.type for r in run.resources if r.custom and r.type not in known})
+
+
+def estimate(run: Run, prices: Prices) -> list[Line]:
+    """The always-on lines of one stack, summed per item."""
+    totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for res in run.resources:
+        price = ALWAYS_ON.get(res.type)
+        if price is None or not res.custom:
+            continue
+        for line in price(res, run, prices):
+            totals[line.item][0] += line.quantity
+            totals[line.item][1] += line.monthly
+    return [Line(item, qty, monthly) for item, (qty, monthly) in sorted(totals.items())]
+
+
+# Usage examples: (price keys that must apply, the stated volume, its cost).
+EXAMPLES: list[tuple[tuple[str, ...], str, Callable[[Prices], float]]] = [
+    (
+        ("lambda_requests", "lambda_arm_gb_second"),
+        "1M Lambda invocations of 100 ms at 256 MB on arm64",
+        lambda p: p.usage("lambda_requests") + 1_000_000 * 0.1 * 0.25 * p.usage("lambda_arm_gb_second"),
+    ),
+    (("rest_api_requests",), "1M REST API requests", lambda p: p.usage("rest_api_requests")),
+    (("http_api_requests",), "1M HTTP API requests", lambda p: p.usage("http_api_requests")),
+    (
+        ("dynamodb_write_requests", "dynamodb_read_requests", "dynamodb_storage"),
+        "1M writes + 5M reads (1 KB items, strongly consistent) + 1 GB stored, on-demand",
+        lambda p: (
+            p.usage("dynamodb_write_requests") + 5 * p.usage("dynamodb_read_requests") + p.usage("dynamodb_storage")
+        ),
+    ),
+    (("sqs_requests",), "1M messages sent, received and deleted (3M requests)", lambda p: 3 * p.usage("sqs_requests")),
+    (("sns_publishes",), "1M SNS publishes", lambda p: p.usage("sns_publishes")),
+    (("eventbridge_events",), "1M custom events", lambda p: p.usage("eventbridge_events")),
+    (
+        ("s3_storage", "s3_put_requests"),
+        "10 GB stored + 100k uploads",
+        lambda p: 10 * p.usage("s3_storage") + 100 * p.usage("s3_put_requests"),
+    ),
+    (("logs_ingestion",), "5 GB of logs ingested", lambda p: 5 * p.usage("logs_ingestion")),
+    (("alb_lcu",), "1 LCU all month (about 25 new connections/s)", lambda p: p.usage("alb_lcu") * p.hours),
+    (("xray_traces",), "1M traces recorded", lambda p: p.usage("xray_traces")),
+]
+
+
+def usage_keys(run: Run) -> set[str]:
+    keys = {k for r in run.resources if r.custom for k in USAGE.get(r.type, ())}
+    if run.by_type("aws:ec2/natGateway:NatGateway"):
+        keys.add("nat_data_processed")
+    return keys
+
+
+def _money(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def _qty(value: float) -> str:
+    return f"{value:g}"
+
+
+def _unit_price(value: float) -> str:
+    """Unit prices keep every significant digit ($0.0000133334 per GB-second)."""
+    digits = f"{value:.10f}".rstrip("0")
+    whole, _, fraction = digits.partition(".")
+    return f"${whole}.{fraction.ljust(2, '0')}"
+
+
+def render(runs: dict[str, Run], prices: Prices) -> str:
+    """Always-on monthly cost per stack side by side, then the usage prices that apply."""
+    estimates = {stack: {line.item: line for line in estimate(run, prices)} for stack, run in runs.items()}
+    items = sorted({item for lines in estimates.values() for item in lines})
+    width = max([len(i) for i in items] + [len("Total (always-on, per month)")])
+    head = f"{'':{width}}" + "".join(f" | {f'{stack}: qty, USD/month':>22}" for stack in runs)
+    out = [
+        f"Monthly cost estimate of always-on resources ({prices.table['region']}, "
+        f"{prices.table['currency']}, on-demand, {prices.hours:g} h/month; prices: tools/prices.yaml)",
+        "",
+        head,
+        "-" * len(head),
+    ]
+    for item in items:
+        cells = []
+        for stack in runs:
+            line = estimates[stack].get(item)
+            cells.append(f"{_qty(line.quantity):>6} {_money(line.monthly):>15}" if line else f"{'-':>22}")
+        out.append(f"{item:{width}}" + "".join(f" | {c:>22}" for c in cells))
+    out.append("-" * len(head))
+    totals = [sum(line.monthly for line in estimates[stack].values()) for stack in runs]
+    out.append(f"{'Total (always-on, per month)':{width}}" + "".join(f" | {_money(t):>22}" for t in totals))
+
+    keys = set().union(*(usage_keys(run) for run in runs.values()))
+    usage = prices.table["usage"]
+    out += ["", "Priced per use (not in the total):"]
+    for key in sorted(keys, key=lambda k: usage[k]["unit"]):
+        out.append(f"  {_unit_price(usage[key]['price']):>14}  per {usage[key]['unit']}")
+    out += ["", "Examples at a stated volume:"]
+    for needed, volume, cost in EXAMPLES:
+        if set(needed) <= keys:
+            out.append(f"  {_money(cost(prices)):>10}  {volume}")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("stacks", nargs="*", metavar="stack", help="default: dev prod")
+    args = parser.parse_args(argv)
+    stacks = args.stacks or ["dev", "prod"]
+    unknown = sorted(set(stacks) - set(STACKS))
+    if unknown:
+        parser.error(f"no stack file for {', '.join(unknown)}")
+    runs = {stack: run_program(stack, preview=False) for stack in stacks}
+    print(render(runs, Prices.load()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

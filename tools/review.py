@@ -1,0 +1,112 @@
+"""Offline Well-Architected review: the policy pack's rules over the mocked program.
+
+    python -m tools.review prod                 # findings by pillar; exit 1 on mandatory ones
+    python -m tools.review dev --policy-config my.json   # same config shape as --policy-pack-config
+
+The program runs in up mode under the mocks, so ARNs and policy documents are known and every
+rule can see what it checks. Findings are grouped by pillar with the resource and the fix;
+mandatory ones (prod, unless the config says otherwise) make the exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from components.config import ConfigError
+from policy.wellarchitected import MANDATORY, PILLARS, RULES, Context, Finding, Resource, check_stack
+from tests.harness import STACKS, Run, run_program, stack_config
+from tools import cost, diagram
+
+
+def resources(run: Run) -> list[Resource]:
+    return [
+        Resource(
+            type=r.type,
+            name=r.name,
+            urn=r.urn,
+            props=r.inputs,
+            property_dependencies=r.property_dependencies,
+            parent=r.parent,
+        )
+        for r in run.resources
+    ]
+
+
+def provider_tags(run: Run) -> dict[str, str]:
+    """The default tags of the provider the AWS resources use."""
+    tags: dict[str, str] = {}
+    for provider in run.by_type("pulumi:providers:aws"):
+        value = provider.inputs.get("defaultTags")
+        value = json.loads(value) if isinstance(value, str) else value or {}
+        tags.update(value.get("tags") or {})
+    return tags
+
+
+def review(run: Run, environment: str, config: dict | None = None) -> list[Finding]:
+    ctx = Context(environment=environment, default_tags=provider_tags(run), config=config or {})
+    return check_stack(resources(run), ctx)
+
+
+def render(findings: Sequence[Finding], stack: str, environment: str) -> str:
+    mandatory = sum(f.level == MANDATORY for f in findings)
+    lines = [
+        f"Well-Architected review of stack '{stack}' ({environment}): {len(RULES)} rules, "
+        f"{len(findings)} finding(s), {mandatory} mandatory"
+    ]
+    for pillar in PILLARS:
+        found = sorted((f for f in findings if f.pillar == pillar), key=lambda f: (f.rule, f.resource_name))
+        rules = sum(r.pillar == pillar for r in RULES.values())
+        lines += ["", f"{pillar} ({rules} rules): {'no findings' if not found else f'{len(found)} finding(s)'}"]
+        for f in found:
+            lines.append(f"  [{f.level}] {f.rule}: {f.resource_type} {f.resource_name}: {f.message}")
+            lines.append(f"      fix: {f.fix}")
+    return "\n".join(lines)
+
+
+def plan_report(stack: str, config: dict[str, str], run: Run) -> tuple[str, int]:
+    """What `make plan` prints after the resource tree, and its exit status.
+
+    The review (up mode, so every rule sees known values), the architecture diagram (the one
+    `make diagrams` commits; `make plan` writes it too) and the monthly cost of dev and prod side
+    by side, plus the planned stack when it is neither. Status 1 when a finding is mandatory.
+    """
+    applied = run if not run.preview else run_program(stack, preview=False, config=config)
+    environment = config.get("aws-patterns:environment", "prod")
+    findings = review(applied, environment)
+    drawn = run if run.preview else run_program(stack, preview=True, config=config)
+    runs = {s: applied if s == stack else run_program(s, preview=False) for s in ("dev", "prod")}
+    if stack not in runs:
+        runs = {"dev": runs["dev"], stack: applied, "prod": runs["prod"]}
+    sections = [
+        render(findings, stack, environment),
+        f"Architecture (Mermaid; committed as docs/diagrams/{stack}.md by `make diagrams`):\n{diagram.render(drawn)}",
+        cost.render(runs, cost.Prices.load()),
+    ]
+    return "\n\n".join(sections), 1 if any(f.level == MANDATORY for f in findings) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("stack", choices=STACKS)
+    parser.add_argument("--file", help="read the config from this stack file instead of Pulumi.<stack>.yaml")
+    parser.add_argument("--policy-config", help="policy pack config (JSON), as for --policy-pack-config")
+    args = parser.parse_args(argv)
+    config = json.loads(Path(args.policy_config).read_text()) if args.policy_config else None
+    try:
+        values = stack_config(args.stack, args.file)
+        run = run_program(args.stack, preview=False, config=values)
+    except ConfigError as exc:
+        print(f"error: stack '{args.stack}': {exc}", file=sys.stderr)
+        return 2
+    environment = values.get("aws-patterns:environment", "prod")
+    findings = review(run, environment, config)
+    print(render(findings, args.stack, environment))
+    return 1 if any(f.level == MANDATORY for f in findings) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
