@@ -32,6 +32,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import config as schema
+from components import policies
 from components.config import StackConfig
 from components.defaults import NAMESPACE
 from components.functions import FunctionSettings, PythonFunction, PythonFunctionArgs
@@ -54,18 +55,6 @@ TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", 
 def visibility_timeout(function_timeout: int, batching_window: int) -> int:
     """AWS's recommended visibility for a queue feeding Lambda: 6 x timeout + batching window."""
     return 6 * function_timeout + batching_window
-
-
-def tls_only(resource: pulumi.Input[str], actions: str) -> dict[str, Any]:
-    """Deny any request to `resource` that does not use TLS."""
-    return {
-        "Sid": "DenyInsecureTransport",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": actions,
-        "Resource": resource,
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }
 
 
 @dataclass(frozen=True)
@@ -229,13 +218,8 @@ class EventDriven(pulumi.ComponentResource):
 
     def _queue_policy(self, logical: str) -> aws.sqs.QueuePolicy:
         queue = self._sqs_queues[logical]
-        document = {
-            "Version": "2012-10-17",
-            "Statement": [tls_only(queue.arn, "sqs:*"), *self._queue_statements[logical]],
-        }
-        return aws.sqs.QueuePolicy(
-            logical, queue_url=queue.url, policy=pulumi.Output.json_dumps(document), opts=self._child
-        )
+        statements = [policies.tls_only(queue.arn, "sqs:*"), *self._queue_statements[logical]]
+        return aws.sqs.QueuePolicy(logical, queue_url=queue.url, policy=policies.document(statements), opts=self._child)
 
     # --- topics --------------------------------------------------------------------------------
 
@@ -307,17 +291,17 @@ class EventDriven(pulumi.ComponentResource):
         self.topic_key_policy = aws.kms.KeyPolicy(
             "topics",
             key_id=self.topic_key.id,
-            policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements}),
+            policy=policies.document(statements),
             opts=self._child,
         )
-        policies = {}
+        topic_policies = {}
         for name, producers in self._topic_statements.items():
             topic = self.topics[name]
-            document = {"Version": "2012-10-17", "Statement": [tls_only(topic.arn, "sns:Publish"), *producers]}
-            policies[name] = aws.sns.TopicPolicy(
-                name, arn=topic.arn, policy=pulumi.Output.json_dumps(document), opts=self._child
+            statements = [policies.tls_only(topic.arn, "sns:Publish"), *producers]
+            topic_policies[name] = aws.sns.TopicPolicy(
+                name, arn=topic.arn, policy=policies.document(statements), opts=self._child
             )
-        return policies
+        return topic_policies
 
     # --- functions -----------------------------------------------------------------------------
 

@@ -13,7 +13,6 @@ The archive is the function's own folder, `lambdas/<name>/`, and nothing else.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components import policies
 from components.config import StackConfig
 from components.naming import name_tag
 
@@ -100,19 +100,7 @@ class PythonFunction(pulumi.ComponentResource):
         account = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self)).account_id
         self.role = aws.iam.Role(
             name,
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "lambda.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                            "Condition": {"StringEquals": {"aws:SourceAccount": account}},
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=policies.trust("lambda.amazonaws.com", account),
             tags=name_tag(name),
             opts=child,
         )
@@ -138,7 +126,7 @@ class PythonFunction(pulumi.ComponentResource):
         self.policy = aws.iam.RolePolicy(
             name,
             role=self.role.id,
-            policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements}),
+            policy=policies.document(statements),
             opts=child,
         )
         self.function = aws.lambda_.Function(

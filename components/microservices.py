@@ -30,6 +30,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components import policies
 from components.config import KeyAttribute, SecondaryIndex, StackConfig
 from components.functions import FunctionSettings, PythonFunction, PythonFunctionArgs
 from components.naming import name_tag
@@ -480,18 +481,7 @@ class Microservices(pulumi.ComponentResource):
             f"{name}-cloudwatch",
             description="API Gateway writes access and execution logs with this role (account setting)",
             # AWS documents this trust without conditions; API Gateway assumes it for the account.
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "apigateway.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=policies.trust("apigateway.amazonaws.com"),
             tags=name_tag(name, "cloudwatch"),
             opts=child,
         )

@@ -32,7 +32,6 @@ import base64
 import gzip
 import hashlib
 import io
-import json
 import re
 import shlex
 import tarfile
@@ -45,6 +44,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components import policies
 from components.config import StackConfig
 from components.defaults import PROJECT
 from components.naming import name_tag, physical_name, standard_tags
@@ -368,18 +368,11 @@ class MultiTier(pulumi.ComponentResource):
             rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(apply_server_side_encryption_by_default=sse)],
             opts=child,
         )
-        tls_only = {
-            "Sid": "DenyInsecureTransport",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        }
+        tls_only = policies.tls_only([bucket.arn, pulumi.Output.concat(bucket.arn, "/*")], "s3:*")
         policy = aws.s3.BucketPolicy(
             name,
             bucket=bucket.id,
-            policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [*statements(bucket), tls_only]}),
+            policy=policies.document([*statements(bucket), tls_only]),
             # S3 refuses a bucket policy while the public access block is being changed.
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[public_block])),
         )
@@ -535,14 +528,7 @@ class MultiTier(pulumi.ComponentResource):
         name, child = f"{self._name}-web", self._child
         role = aws.iam.Role(
             name,
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
-                    ],
-                }
-            ),
+            assume_role_policy=policies.trust("ec2.amazonaws.com"),
             tags=name_tag(name),
             opts=child,
         )
@@ -557,24 +543,21 @@ class MultiTier(pulumi.ComponentResource):
         own = aws.iam.RolePolicy(
             name,
             role=role.id,
-            policy=pulumi.Output.json_dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "DatabaseSecret",
-                            "Effect": "Allow",
-                            "Action": "secretsmanager:GetSecretValue",
-                            "Resource": secret_arn,
-                        },
-                        {
-                            "Sid": "AppArtifact",
-                            "Effect": "Allow",
-                            "Action": "s3:GetObject",
-                            "Resource": pulumi.Output.concat(bucket_arn, "/", artifact.key),
-                        },
-                    ],
-                }
+            policy=policies.document(
+                [
+                    {
+                        "Sid": "DatabaseSecret",
+                        "Effect": "Allow",
+                        "Action": "secretsmanager:GetSecretValue",
+                        "Resource": secret_arn,
+                    },
+                    {
+                        "Sid": "AppArtifact",
+                        "Effect": "Allow",
+                        "Action": "s3:GetObject",
+                        "Resource": pulumi.Output.concat(bucket_arn, "/", artifact.key),
+                    },
+                ]
             ),
             opts=child,
         )

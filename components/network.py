@@ -15,12 +15,12 @@ because a subnet whose CIDR changes is replaced together with everything inside 
 from __future__ import annotations
 
 import ipaddress
-import json
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
+from components import policies
 from components.config import ConfigError, NatStrategy, StackConfig
 from components.naming import name_tag
 
@@ -229,42 +229,27 @@ class Network(pulumi.ComponentResource):
         account = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self)).account_id
         role = aws.iam.Role(
             f"{name}-flow-logs",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                            # Confused-deputy guard: only this account's flow logs may assume it.
-                            "Condition": {"StringEquals": {"aws:SourceAccount": account}},
-                        }
-                    ],
-                }
-            ),
+            # Confused-deputy guard: only this account's flow logs may assume it.
+            assume_role_policy=policies.trust("vpc-flow-logs.amazonaws.com", account),
             tags=name_tag(name, "flow-logs"),
             opts=child,
         )
         aws.iam.RolePolicy(
             f"{name}-flow-logs",
             role=role.id,
-            policy=pulumi.Output.json_dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Action": [
-                                "logs:CreateLogStream",
-                                "logs:PutLogEvents",
-                                "logs:DescribeLogGroups",
-                                "logs:DescribeLogStreams",
-                            ],
-                            "Resource": [log_group.arn, pulumi.Output.concat(log_group.arn, ":*")],
-                        }
-                    ],
-                }
+            policy=policies.document(
+                [
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "logs:CreateLogStream",
+                            "logs:PutLogEvents",
+                            "logs:DescribeLogGroups",
+                            "logs:DescribeLogStreams",
+                        ],
+                        "Resource": [log_group.arn, pulumi.Output.concat(log_group.arn, ":*")],
+                    }
+                ]
             ),
             opts=child,
         )

@@ -41,6 +41,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import config as schema
+from components import policies
 from components.config import StackConfig
 from components.defaults import PROJECT
 from components.naming import name_tag
@@ -392,31 +393,21 @@ class Observability(pulumi.ComponentResource):
         self.topic_policy = aws.sns.TopicPolicy(
             name,
             arn=self.topic.arn,
-            policy=pulumi.Output.json_dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "DenyInsecureTransport",
-                            "Effect": "Deny",
-                            "Principal": "*",
-                            "Action": "sns:Publish",
-                            "Resource": self.topic.arn,
-                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            policy=policies.document(
+                [
+                    policies.tls_only(self.topic.arn, "sns:Publish"),
+                    {
+                        "Sid": "ThisStacksAlarmsPublish",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                        "Action": "sns:Publish",
+                        "Resource": self.topic.arn,
+                        "Condition": {
+                            "StringEquals": {"aws:SourceAccount": account},
+                            "ArnLike": {"aws:SourceArn": alarms_arn},
                         },
-                        {
-                            "Sid": "ThisStacksAlarmsPublish",
-                            "Effect": "Allow",
-                            "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                            "Action": "sns:Publish",
-                            "Resource": self.topic.arn,
-                            "Condition": {
-                                "StringEquals": {"aws:SourceAccount": account},
-                                "ArnLike": {"aws:SourceArn": alarms_arn},
-                            },
-                        },
-                    ],
-                }
+                    },
+                ]
             ),
             opts=self._child,
         )
@@ -457,31 +448,28 @@ class Observability(pulumi.ComponentResource):
             description="Encrypts the alarm topic; CloudWatch may use it for this stack's alarms only",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=pulumi.Output.json_dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "AccountAdministers",
-                            "Effect": "Allow",
-                            "Principal": {"AWS": pulumi.Output.concat("arn:aws:iam::", account, ":root")},
-                            "Action": "kms:*",
-                            "Resource": "*",
+            policy=policies.document(
+                [
+                    {
+                        "Sid": "AccountAdministers",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": pulumi.Output.concat("arn:aws:iam::", account, ":root")},
+                        "Action": "kms:*",
+                        "Resource": "*",
+                    },
+                    {
+                        # SNS encrypts each notification with a data key generated as CloudWatch.
+                        "Sid": "ThisStacksAlarmsEncrypt",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                        "Resource": "*",
+                        "Condition": {
+                            "StringEquals": {"aws:SourceAccount": account},
+                            "ArnLike": {"aws:SourceArn": alarms_arn},
                         },
-                        {
-                            # SNS encrypts each notification with a data key generated as CloudWatch.
-                            "Sid": "ThisStacksAlarmsEncrypt",
-                            "Effect": "Allow",
-                            "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                            "Resource": "*",
-                            "Condition": {
-                                "StringEquals": {"aws:SourceAccount": account},
-                                "ArnLike": {"aws:SourceArn": alarms_arn},
-                            },
-                        },
-                    ],
-                }
+                    },
+                ]
             ),
             tags=name_tag(name, "alarms"),
             opts=self._child,

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components import policies
 from components.config import (
     HTTP_API_INTEGRATION_TIMEOUT_S,
     ApiThrottling,
@@ -306,21 +307,7 @@ class Serverless(pulumi.ComponentResource):
         aws.s3.BucketPolicy(
             f"{name}-uploads",
             bucket=bucket.id,
-            policy=pulumi.Output.json_dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "DenyInsecureTransport",
-                            "Effect": "Deny",
-                            "Principal": "*",
-                            "Action": "s3:*",
-                            "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
-                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                        }
-                    ],
-                }
-            ),
+            policy=policies.document([policies.tls_only([bucket.arn, pulumi.Output.concat(bucket.arn, "/*")], "s3:*")]),
             # S3 refuses concurrent changes to a bucket's access settings.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
         )
