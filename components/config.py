@@ -51,11 +51,6 @@ VPC_PREFIX_RANGE = (16, 23)
 CROSS_FIELD = "@key "
 
 
-# Config blocks (field names) of the patterns that live in the VPC: enabling one builds the
-# network even when `network.enabled` is false, rather than failing for want of it.
-VPC_PATTERNS = ("multi_tier", "hybrid")
-
-
 class ConfigError(pulumi.RunError):
     """A stack configuration mistake the user can fix; printed without a traceback."""
 
@@ -151,6 +146,15 @@ class Functions(Model):
     architecture: Literal["arm64", "x86_64"]
     powertools_layer_version: int = Field(ge=1)
     tracing: bool
+
+
+# Lambda function folders: a function's code is lambdas/<code>/app.py (entry point app.handler).
+LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
+
+
+def has_handler(code: str) -> bool:
+    """Whether lambdas/<code>/app.py exists; a config naming a missing folder fails on it."""
+    return (LAMBDAS_DIR / code / "app.py").is_file()
 
 
 # Largest object one presigned PUT can create (S3's single-PUT limit, 5 GiB).
@@ -522,7 +526,7 @@ class EventDriven(Model):
                 )
         consumed: dict[str, str] = {}
         for fn_name, fn in self.functions.items():
-            if self.enabled and not (LAMBDAS_DIR / fn.code / "app.py").is_file():
+            if self.enabled and not has_handler(fn.code):
                 raise ValueError(
                     f"{CROSS_FIELD}functions.{fn_name}.code: lambdas/{fn.code}/app.py does not exist (got {fn.code!r})"
                 )
@@ -593,8 +597,6 @@ class MultiTier(Model):
 
 # REST APIs end a Lambda integration after 29 s; a longer function timeout is never waited for.
 REST_API_INTEGRATION_TIMEOUT_S = 29
-# Lambda function folders (lambdas/<code>/app.py); a service naming a missing folder fails here.
-LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
 # What the REST API routes; a greedy `{proxy+}` is left out on purpose (one method per route).
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _ROUTE = re.compile(rf"({'|'.join(HTTP_METHODS)}) ((/([A-Za-z0-9._-]+|\{{[A-Za-z_][A-Za-z0-9_]*\}}))+)")
@@ -708,7 +710,7 @@ class Microservices(Model):
         parameters: dict[str, tuple[str, str]] = {}
         for name, service in enabled.items():
             code = service.code or name.replace("-", "_")
-            if self.enabled and not (LAMBDAS_DIR / code / "app.py").is_file():
+            if self.enabled and not has_handler(code):
                 raise ValueError(
                     f"{CROSS_FIELD}services.{name}.code: the service's code lambdas/{code}/app.py does not exist"
                 )
@@ -837,9 +839,8 @@ class StackConfig(Model):
     @property
     def needs_network(self) -> bool:
         """Whether the stack builds the VPC: asked for, or required by an enabled pattern."""
-        return self.network.enabled or any(
-            getattr(getattr(self, pattern, None), "enabled", False) for pattern in VPC_PATTERNS
-        )
+        # The patterns that live in the VPC get it built rather than failing for want of it.
+        return self.network.enabled or self.multi_tier.enabled or self.hybrid.enabled
 
 
 # ---------------------------------------------------------------------------------------------

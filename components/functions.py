@@ -14,17 +14,15 @@ The archive is the function's own folder, `lambdas/<name>/`, and nothing else.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components import policies
-from components.config import StackConfig
-from components.naming import name_tag
+from components.config import LAMBDAS_DIR, StackConfig
+from components.naming import log_group_prefix, name_tag
 
-LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
 POWERTOOLS_ACCOUNT = "017000801446"  # AWS's account publishing the public Powertools layers
 
 
@@ -92,7 +90,7 @@ class PythonFunction(pulumi.ComponentResource):
 
         self.log_group = aws.cloudwatch.LogGroup(
             name,
-            name_prefix=f"/aws/lambda/{pulumi.get_project()}-{pulumi.get_stack()}-{name}-",
+            name_prefix=log_group_prefix("lambda", name),
             retention_in_days=settings.log_retention_days,
             tags=name_tag(name),
             opts=child,

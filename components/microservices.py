@@ -33,7 +33,7 @@ import pulumi_aws as aws
 from components import policies
 from components.config import KeyAttribute, SecondaryIndex, StackConfig
 from components.functions import FunctionSettings, PythonFunction, PythonFunctionArgs
-from components.naming import name_tag
+from components.naming import log_group_prefix, name_tag
 
 # Index reads; the other table actions apply to the table alone.
 INDEX_ACTIONS = ("Query", "Scan")
@@ -394,7 +394,7 @@ class Microservices(pulumi.ComponentResource):
         if args.account_logging != "off":
             access_group = aws.cloudwatch.LogGroup(
                 f"{name}-access",
-                name_prefix=f"/aws/apigateway/{pulumi.get_project()}-{pulumi.get_stack()}-{name}-access-",
+                name_prefix=log_group_prefix("apigateway", name, "access"),
                 retention_in_days=args.log_retention_days,
                 tags=name_tag(name, "access"),
                 opts=child,

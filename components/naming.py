@@ -80,6 +80,11 @@ def name_tag(*parts: str) -> dict[str, str]:
     return {"Name": "-".join([PROJECT, pulumi.get_stack(), *parts])}
 
 
+def log_group_prefix(service: str, *parts: str) -> str:
+    """`name_prefix` of a log group the program creates for a service: `/aws/<service>/<project>-<stack>-<parts>-`."""
+    return f"/aws/{service}/{'-'.join([PROJECT, pulumi.get_stack(), *parts])}-"
+
+
 def build_provider(cfg: StackConfig) -> aws.Provider:
     """The explicit AWS provider every component uses (region and default tags from config)."""
     return aws.Provider(

@@ -36,7 +36,7 @@ from components.config import (
     UploadLifecycle,
 )
 from components.functions import FunctionSettings, PythonFunction, PythonFunctionArgs
-from components.naming import name_tag
+from components.naming import log_group_prefix, name_tag
 
 METRICS_NAMESPACE = "aws-patterns/serverless"
 # The routes the intake function serves: (method, path) as API Gateway spells them.
@@ -334,7 +334,7 @@ class Serverless(pulumi.ComponentResource):
         )
         access_logs = aws.cloudwatch.LogGroup(
             f"{name}-api-access",
-            name_prefix=f"/aws/apigateway/{pulumi.get_project()}-{pulumi.get_stack()}-{name}-",
+            name_prefix=log_group_prefix("apigateway", name),
             retention_in_days=args.log_retention_days,
             tags=name_tag(name, "api-access"),
             opts=child,
