@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from components.defaults import deep_merge
-from tests.harness import STACKS, Run, run_program, stack_config
+from tests.harness import PROJECT, STACKS, Run, encode_config, run_program, stack_config
 
 _RUNS: dict[tuple[str, bool], Run] = {}
 
@@ -41,8 +41,8 @@ def run_with(stack: str, overrides: dict[str, Any], preview: bool = False) -> Ru
 def _run_with(stack: str, overrides: dict[str, Any], preview: bool) -> Run:
     config = stack_config(stack)
     for key, value in overrides.items():
-        full_key = key if ":" in key else f"aws-patterns:{key}"
+        full_key = key if ":" in key else f"{PROJECT}:{key}"
         if isinstance(value, dict) and full_key in config:
             value = deep_merge(json.loads(config[full_key]), value)
-        config[full_key] = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+        config.update(encode_config({full_key: value}))
     return run_program(stack, preview, config=config)

@@ -97,6 +97,11 @@ def _service_and_kind(type_: str) -> tuple[str, str]:
     return service, (kind or service).lower()
 
 
+def wired(res: Registered, prop: str, target: Registered) -> bool:
+    """`res.prop` was built from `target`'s outputs (holds in preview, when values are unknown)."""
+    return target.urn in res.property_dependencies.get(prop, [])
+
+
 class AwsMocks(Mocks):
     """Computed outputs and invoke answers that look like AWS's."""
 

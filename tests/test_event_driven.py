@@ -22,7 +22,7 @@ from components.event_driven import (
     EventDrivenArgs,
 )
 from tests.conftest import _RUNS, run_with
-from tests.harness import STACKS, Registered, Run, run_program, stack_config
+from tests.harness import STACKS, Registered, Run, run_program, stack_config, wired
 
 QUEUE = "aws:sqs/queue:Queue"
 QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
@@ -100,11 +100,6 @@ def shipped(request: pytest.FixtureRequest) -> Run:
     return _get_run(*request.param)
 
 
-def _wired(res: Registered, prop: str, target: Registered) -> bool:
-    """`res.prop` was built from `target`'s outputs (holds in preview, when values are unknown)."""
-    return target.urn in res.property_dependencies.get(prop, [])
-
-
 def _only(items: list[Registered], what: str) -> Registered:
     assert len(items) == 1, f"expected exactly one {what}, found {[i.name for i in items]}"
     return items[0]
@@ -112,11 +107,7 @@ def _only(items: list[Registered], what: str) -> Registered:
 
 def _mine(run: Run, type_: str) -> list[Registered]:
     """Resources of `type_` inside the event-driven component (other patterns may share the stack)."""
-    inside = {r.urn for r in run.resources if r.type == "aws-patterns:eventDriven:EventDriven"}
-    for res in run.resources:  # registration order: a parent is registered before its children
-        if res.parent in inside:
-            inside.add(res.urn)
-    return [r for r in run.resources if r.type == type_ and r.urn in inside]
+    return run.within("aws-patterns:eventDriven:EventDriven").by_type(type_)
 
 
 def _document(res: Registered) -> dict[str, Any]:
@@ -127,12 +118,12 @@ def _producers_of(run: Run, queue: Registered) -> list[tuple[str, Registered]]:
     """(service, source) for every rule target and topic subscription delivering to `queue`."""
     found = []
     for target in _mine(run, TARGET):
-        if _wired(target, "arn", queue) or _wired(target, "deadLetterConfig", queue):
-            rule = _only([r for r in _mine(run, RULE) if _wired(target, "rule", r)], f"rule of {target.name}")
+        if wired(target, "arn", queue) or wired(target, "deadLetterConfig", queue):
+            rule = _only([r for r in _mine(run, RULE) if wired(target, "rule", r)], f"rule of {target.name}")
             found.append(("events.amazonaws.com", rule))
     for subscription in _mine(run, SUBSCRIPTION):
-        if _wired(subscription, "endpoint", queue):
-            topic = _only([t for t in _mine(run, TOPIC) if _wired(subscription, "topic", t)], "topic")
+        if wired(subscription, "endpoint", queue):
+            topic = _only([t for t in _mine(run, TOPIC) if wired(subscription, "topic", t)], "topic")
             found.append(("sns.amazonaws.com", topic))
     return found
 
@@ -144,10 +135,10 @@ def test_every_queue_has_exactly_one_policy_holding_every_producer(run: Run) -> 
     queues = _mine(run, QUEUE)
     assert queues
     for queue in queues:
-        policy = _only([p for p in _mine(run, QUEUE_POLICY) if _wired(p, "queueUrl", queue)], f"policy of {queue.name}")
+        policy = _only([p for p in _mine(run, QUEUE_POLICY) if wired(p, "queueUrl", queue)], f"policy of {queue.name}")
         producers = _producers_of(run, queue)
         for _, source in producers:
-            assert _wired(policy, "policy", source), f"{queue.name}'s policy is not built from {source.name}'s ARN"
+            assert wired(policy, "policy", source), f"{queue.name}'s policy is not built from {source.name}'s ARN"
         if run.preview:
             continue
         statements = _document(policy)["Statement"]
@@ -174,13 +165,13 @@ def test_producers_connect_only_after_the_policy_that_allows_them(run: Run) -> N
     policies = _mine(run, QUEUE_POLICY)
     for target in _mine(run, TARGET):
         for queue in _mine(run, QUEUE):
-            if _wired(target, "arn", queue) or _wired(target, "deadLetterConfig", queue):
-                (policy,) = [p for p in policies if _wired(p, "queueUrl", queue)]
+            if wired(target, "arn", queue) or wired(target, "deadLetterConfig", queue):
+                (policy,) = [p for p in policies if wired(p, "queueUrl", queue)]
                 assert policy.urn in target.dependencies
     for subscription in _mine(run, SUBSCRIPTION):
         for queue in _mine(run, QUEUE):
-            if _wired(subscription, "endpoint", queue):
-                (policy,) = [p for p in policies if _wired(p, "queueUrl", queue)]
+            if wired(subscription, "endpoint", queue):
+                (policy,) = [p for p in policies if wired(p, "queueUrl", queue)]
                 assert policy.urn in subscription.dependencies
 
 
@@ -191,7 +182,7 @@ def test_every_rule_and_target_names_the_custom_bus(run: Run) -> None:
     bus = _only(_mine(run, BUS), "bus")
     assert _mine(run, TARGET)
     for res in [*_mine(run, RULE), *_mine(run, TARGET)]:
-        assert _wired(res, "eventBusName", bus), f"{res.name} is not on the custom bus"
+        assert wired(res, "eventBusName", bus), f"{res.name} is not on the custom bus"
 
 
 def test_every_target_retries_and_has_its_own_dead_letter_queue(run: Run) -> None:
@@ -202,8 +193,8 @@ def test_every_target_retries_and_has_its_own_dead_letter_queue(run: Run) -> Non
             "maximumRetryAttempts": retry.maximum_retry_attempts,
             "maximumEventAgeInSeconds": retry.maximum_event_age_seconds,
         }
-        (dlq,) = [q for q in _mine(run, QUEUE) if _wired(target, "deadLetterConfig", q)]
-        assert not _wired(target, "arn", dlq)
+        (dlq,) = [q for q in _mine(run, QUEUE) if wired(target, "deadLetterConfig", q)]
+        assert not wired(target, "arn", dlq)
         assert dlq.inputs["messageRetentionSeconds"] == DLQ_RETENTION_SECONDS
         dlqs.append(dlq.urn)
     assert len(set(dlqs)) == len(dlqs), "targets share a dead-letter queue"
@@ -214,8 +205,8 @@ def test_a_function_target_may_be_invoked_by_its_rule_only(rich: Run) -> None:
     rule = rich.one(RULE, "everyOrder")
     fn = next(f for f in _mine(rich, FUNCTION) if f.name == "auditor")
     assert permission.inputs["principal"] == "events.amazonaws.com"
-    assert _wired(permission, "sourceArn", rule) and _wired(permission, "function", fn)
-    target = next(t for t in _mine(rich, TARGET) if _wired(t, "arn", fn))
+    assert wired(permission, "sourceArn", rule) and wired(permission, "function", fn)
+    target = next(t for t in _mine(rich, TARGET) if wired(t, "arn", fn))
     assert permission.urn in target.dependencies
 
 
@@ -234,13 +225,13 @@ def test_every_configured_queue_redrives_to_its_own_dead_letter_queue(run: Run) 
     queues = {q.name: q for q in _mine(run, QUEUE)}
     for name, queue_cfg in cfg.queues.items():
         queue, dlq = queues[name], queues[f"{name}-dlq"]
-        assert _wired(queue, "redrivePolicy", dlq)
+        assert wired(queue, "redrivePolicy", dlq)
         assert queue.inputs["messageRetentionSeconds"] == QUEUE_RETENTION_SECONDS < DLQ_RETENTION_SECONDS
         assert dlq.inputs["messageRetentionSeconds"] == DLQ_RETENTION_SECONDS
         allow = next(
-            p for p in _mine(run, "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy") if _wired(p, "queueUrl", dlq)
+            p for p in _mine(run, "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy") if wired(p, "queueUrl", dlq)
         )
-        assert _wired(allow, "redriveAllowPolicy", queue)
+        assert wired(allow, "redriveAllowPolicy", queue)
         if not run.preview:
             redrive = json.loads(queue.inputs["redrivePolicy"])
             assert redrive == {
@@ -263,8 +254,8 @@ def test_visibility_timeout_is_six_times_the_consumer_timeout_plus_its_batching_
     mappings = _mine(run, ESM)
     assert mappings
     for esm in mappings:
-        queue = _only([q for q in _mine(run, QUEUE) if _wired(esm, "eventSourceArn", q)], "consumed queue")
-        fn = _only([f for f in _mine(run, FUNCTION) if _wired(esm, "functionName", f)], "consumer")
+        queue = _only([q for q in _mine(run, QUEUE) if wired(esm, "eventSourceArn", q)], "consumed queue")
+        fn = _only([f for f in _mine(run, FUNCTION) if wired(esm, "functionName", f)], "consumer")
         window = esm.inputs.get("maximumBatchingWindowInSeconds", 0)
         assert queue.inputs["visibilityTimeoutSeconds"] == 6 * fn.inputs["timeout"] + window
         assert esm.inputs["functionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -284,18 +275,18 @@ def test_consumer_settings_come_from_config(run: Run) -> None:
 
 
 def _role_policy_of(run: Run, fn: Registered) -> Registered:
-    role = next(r for r in run.by_type("aws:iam/role:Role") if _wired(fn, "role", r))
-    return _only([p for p in run.by_type(ROLE_POLICY) if _wired(p, "role", role)], f"policy of {fn.name}")
+    role = next(r for r in run.by_type("aws:iam/role:Role") if wired(fn, "role", r))
+    return _only([p for p in run.by_type(ROLE_POLICY) if wired(p, "role", role)], f"policy of {fn.name}")
 
 
 def test_consumers_may_only_consume_their_queue_and_write_their_table(run: Run) -> None:
     for esm in _mine(run, ESM):
-        queue = next(q for q in _mine(run, QUEUE) if _wired(esm, "eventSourceArn", q))
-        fn = next(f for f in _mine(run, FUNCTION) if _wired(esm, "functionName", f))
+        queue = next(q for q in _mine(run, QUEUE) if wired(esm, "eventSourceArn", q))
+        fn = next(f for f in _mine(run, FUNCTION) if wired(esm, "functionName", f))
         policy = _role_policy_of(run, fn)
         assert policy.urn in esm.dependencies, "the mapping is created after its role may receive"
-        table = _only([t for t in _mine(run, TABLE) if _wired(fn, "environment", t)], f"{fn.name}'s table")
-        assert _wired(policy, "policy", queue) and _wired(policy, "policy", table)
+        table = _only([t for t in _mine(run, TABLE) if wired(fn, "environment", t)], f"{fn.name}'s table")
+        assert wired(policy, "policy", queue) and wired(policy, "policy", table)
         if run.preview:
             continue
         statements = _document(policy)["Statement"]
@@ -315,7 +306,7 @@ def test_consumers_may_only_consume_their_queue_and_write_their_table(run: Run) 
 def test_a_function_without_queue_or_table_gets_neither(rich: Run) -> None:
     fn = next(f for f in _mine(rich, FUNCTION) if f.name == "auditor")
     policy = _role_policy_of(rich, fn)
-    assert not any(_wired(policy, "policy", r) for r in [*_mine(rich, QUEUE), *_mine(rich, TABLE)])
+    assert not any(wired(policy, "policy", r) for r in [*_mine(rich, QUEUE), *_mine(rich, TABLE)])
     if not rich.preview:
         actions = [a for s in _document(policy)["Statement"] for a in s["Action"]]
         assert not any(a.startswith(("sqs:", "dynamodb:")) for a in actions)
@@ -328,17 +319,17 @@ def test_topics_are_encrypted_with_a_key_event_bridge_may_use_for_them_only(run:
     key = _only(_mine(run, "aws:kms/key:Key"), "topic key")
     assert key.inputs["enableKeyRotation"] is True
     key_policy = _only(_mine(run, "aws:kms/keyPolicy:KeyPolicy"), "key policy")
-    assert _wired(key_policy, "keyId", key)
+    assert wired(key_policy, "keyId", key)
     for topic in _mine(run, TOPIC):
-        assert _wired(topic, "kmsMasterKeyId", key)
-        assert _wired(key_policy, "policy", topic)
-        policy = _only([p for p in _mine(run, TOPIC_POLICY) if _wired(p, "arn", topic)], f"policy of {topic.name}")
+        assert wired(topic, "kmsMasterKeyId", key)
+        assert wired(key_policy, "policy", topic)
+        policy = _only([p for p in _mine(run, TOPIC_POLICY) if wired(p, "arn", topic)], f"policy of {topic.name}")
         rules = [
-            _only([r for r in _mine(run, RULE) if _wired(t, "rule", r)], "rule")
+            _only([r for r in _mine(run, RULE) if wired(t, "rule", r)], "rule")
             for t in _mine(run, TARGET)
-            if _wired(t, "arn", topic)
+            if wired(t, "arn", topic)
         ]
-        for target in (t for t in _mine(run, TARGET) if _wired(t, "arn", topic)):
+        for target in (t for t in _mine(run, TARGET) if wired(t, "arn", topic)):
             assert policy.urn in target.dependencies and key_policy.urn in target.dependencies
         if run.preview:
             continue
@@ -383,7 +374,7 @@ def test_tables_list_only_key_attributes_and_follow_the_protection_switches(ship
 def test_archive_keeps_every_event_of_the_bus_for_the_configured_days(shipped: Run) -> None:
     cfg = cfg_of(shipped)
     archive = _only(_mine(shipped, "aws:cloudwatch/eventArchive:EventArchive"), "archive")
-    assert _wired(archive, "eventSourceArn", _only(_mine(shipped, BUS), "bus"))
+    assert wired(archive, "eventSourceArn", _only(_mine(shipped, BUS), "bus"))
     assert "eventPattern" not in archive.inputs
     assert archive.inputs["retentionDays"] == cfg.event_driven.archive_retention_days
     assert archive.protect is cfg.common.protect_stateful_resources
@@ -410,10 +401,10 @@ def test_outputs_name_the_bus_queues_and_functions(shipped: Run) -> None:
 def test_orders_publish_to_this_bus_only_and_the_flow_reaches_the_processor(preview: bool) -> None:
     run = run_with("dev", {"microservices": {"enabled": True}, "eventDriven": {"enabled": True}}, preview=preview)
     bus = _only(_mine(run, BUS), "bus")
-    publishers = [f for f in run.by_type(FUNCTION) if _wired(f, "environment", bus)]
+    publishers = [f for f in run.by_type(FUNCTION) if wired(f, "environment", bus)]
     orders = _only(publishers, "function publishing to the bus")
     policy = _role_policy_of(run, orders)
-    assert _wired(policy, "policy", bus)
+    assert wired(policy, "policy", bus)
     if not preview:
         assert orders.inputs["environment"]["variables"]["EVENT_BUS_NAME"] == bus.outputs["name"]
         statements = _document(policy)["Statement"]
@@ -424,8 +415,8 @@ def test_orders_publish_to_this_bus_only_and_the_flow_reaches_the_processor(prev
     pattern = json.loads(rule.inputs["eventPattern"])
     assert pattern == {"source": ["aws-patterns.orders"], "detail-type": ["OrderCreated"]}
     (queue,) = [
-        q for q in _mine(run, QUEUE) for t in _mine(run, TARGET) if _wired(t, "rule", rule) and _wired(t, "arn", q)
+        q for q in _mine(run, QUEUE) for t in _mine(run, TARGET) if wired(t, "rule", rule) and wired(t, "arn", q)
     ]
-    esm = _only([e for e in _mine(run, ESM) if _wired(e, "eventSourceArn", queue)], "consumer of the queue")
-    processor = _only([f for f in _mine(run, FUNCTION) if _wired(esm, "functionName", f)], "processor")
+    esm = _only([e for e in _mine(run, ESM) if wired(e, "eventSourceArn", queue)], "consumer of the queue")
+    processor = _only([f for f in _mine(run, FUNCTION) if wired(esm, "functionName", f)], "processor")
     assert processor.name == "orderProcessor"

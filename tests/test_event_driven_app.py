@@ -29,16 +29,12 @@ from moto import mock_aws
 from components.config import validate
 from components.event_driven import EventDriven, EventDrivenArgs
 from components.microservices import MicroservicesArgs
-from tests.harness import ROOT, Registered, Run, run_program
+from tests.harness import ROOT, Run, run_program, wired
 
 REGION = "us-east-1"
 BUS = "events-bus"
 PROCESSOR_TABLE = "order-processor-table"
 ORDER = {"userId": "u1", "items": [{"sku": "book-1", "quantity": 2, "unitPrice": 9.99}]}
-
-
-def _wired(res: Registered, prop: str, target: Registered) -> bool:
-    return target.urn in res.property_dependencies.get(prop, [])
 
 
 @dataclass(frozen=True)
@@ -60,11 +56,11 @@ def deployed() -> Deployed:
     run: Run = run_program("dev", False, program=lambda: EventDriven("events", args))
     rule = run.one("aws:cloudwatch/eventRule:EventRule", "orderCreated")
     (esm,) = run.by_type("aws:lambda/eventSourceMapping:EventSourceMapping")
-    (queue,) = [q for q in run.by_type("aws:sqs/queue:Queue") if _wired(esm, "eventSourceArn", q)]
+    (queue,) = [q for q in run.by_type("aws:sqs/queue:Queue") if wired(esm, "eventSourceArn", q)]
     fed = [
         t
         for t in run.by_type("aws:cloudwatch/eventTarget:EventTarget")
-        if _wired(t, "rule", rule) and _wired(t, "arn", queue)
+        if wired(t, "rule", rule) and wired(t, "arn", queue)
     ]
     assert fed, "the orderCreated rule must deliver to the consumed queue"
     (table,) = run.by_type("aws:dynamodb/table:Table")

@@ -19,7 +19,7 @@ from components.hybrid import Hybrid, HybridArgs
 from components.naming import name_tag
 from components.network import Network, NetworkArgs
 from tests.conftest import run_with
-from tests.harness import UNKNOWN, Registered, Run, SecretConfigValue, mock_secret, run_program, stack_config
+from tests.harness import UNKNOWN, Registered, Run, SecretConfigValue, mock_secret, run_program, stack_config, wired
 
 CGW = "aws:ec2/customerGateway:CustomerGateway"
 VGW = "aws:ec2/vpnGateway:VpnGateway"
@@ -45,11 +45,6 @@ def _config(stack: str, config: dict[str, str] | None = None) -> StackConfig:
     return validate(decoded, values["aws:region"], secret)
 
 
-def _wired(res: Registered, prop: str, target: Registered) -> bool:
-    """`res.prop` was built from `target`'s outputs (holds in preview, when values are unknown)."""
-    return target.urn in res.property_dependencies.get(prop, [])
-
-
 def _mine(run: Run, type_: str) -> list[Registered]:
     (component,) = run.by_type(COMPONENT)
     return [r for r in run.children(component) if r.type == type_]
@@ -57,8 +52,8 @@ def _mine(run: Run, type_: str) -> list[Registered]:
 
 def _tables_of_tier(run: Run, tier: str) -> list[Registered]:
     subnets = [s for s in run.by_type(SUBNET) if s.inputs["tags"]["tier"] == tier]
-    associations = [a for a in run.by_type(ASSOCIATION) if any(_wired(a, "subnetId", s) for s in subnets)]
-    return [t for t in run.by_type(ROUTE_TABLE) if any(_wired(a, "routeTableId", t) for a in associations)]
+    associations = [a for a in run.by_type(ASSOCIATION) if any(wired(a, "subnetId", s) for s in subnets)]
+    return [t for t in run.by_type(ROUTE_TABLE) if any(wired(a, "routeTableId", t) for a in associations)]
 
 
 def _component_run(hybrid: dict[str, Any]) -> Run:
@@ -100,8 +95,8 @@ def test_gateways_and_connection_from_config(hybrid_run: Run) -> None:
     assert int(vgw.inputs["amazonSideAsn"]) == cfg.amazon_side_asn
     # Attached by its own resource only, so the attachment is something others can wait for.
     assert "vpcId" not in vgw.inputs
-    assert _wired(attachment, "vpcId", vpc) and _wired(attachment, "vpnGatewayId", vgw)
-    assert _wired(vpn, "customerGatewayId", cgw) and _wired(vpn, "vpnGatewayId", vgw)
+    assert wired(attachment, "vpcId", vpc) and wired(attachment, "vpnGatewayId", vgw)
+    assert wired(vpn, "customerGatewayId", cgw) and wired(vpn, "vpnGatewayId", vgw)
     assert "transitGatewayId" not in vpn.inputs
 
 
@@ -112,8 +107,8 @@ def test_propagation_into_every_private_and_isolated_table_after_the_attachment(
     wanted = _tables_of_tier(hybrid_run, "private") + _tables_of_tier(hybrid_run, "isolated")
     assert len(wanted) == _config(hybrid_run.stack).network.az_count + 1
     for table in wanted:
-        (propagation,) = [p for p in propagations if _wired(p, "routeTableId", table)]
-        assert _wired(propagation, "vpnGatewayId", vgw)
+        (propagation,) = [p for p in propagations if wired(p, "routeTableId", table)]
+        assert wired(propagation, "vpnGatewayId", vgw)
         # Neither input comes from the attachment, so only depends_on can order it after it.
         assert attachment.urn in propagation.dependencies
     assert len(propagations) == len(wanted), "no propagation into the public table"
@@ -139,7 +134,7 @@ def test_tunnel_options_per_tunnel(hybrid_run: Run) -> None:
         logs = vpn.inputs[f"tunnel{n}LogOptions"]["cloudwatchLogOptions"]
         assert logs["logEnabled"] is True
         assert logs.get("bgpLogEnabled", False) is (cfg.hybrid.routing == "bgp")
-        assert _wired(vpn, f"tunnel{n}LogOptions", group)
+        assert wired(vpn, f"tunnel{n}LogOptions", group)
 
 
 @pytest.mark.parametrize("routing", ["static", "bgp"])
@@ -151,7 +146,7 @@ def test_static_routes_per_cidr_only_when_static(routing: str) -> None:
     assert vpn.inputs["staticRoutesOnly"] is (routing == "static")
     if routing == "static":
         assert sorted(r.inputs["destinationCidrBlock"] for r in routes) == sorted(cidrs)
-        assert all(_wired(r, "vpnConnectionId", vpn) for r in routes)
+        assert all(wired(r, "vpnConnectionId", vpn) for r in routes)
     else:
         assert routes == []
     # Propagation carries static and BGP routes alike.
@@ -183,11 +178,11 @@ def test_on_premises_cidrs_reach_the_app_port_and_nothing_else(preview: bool) ->
     # The app tier's group is the one its instances are launched with.
     (template,) = run.by_type("aws:ec2/launchTemplate:LaunchTemplate")
     groups = run.by_type("aws:ec2/securityGroup:SecurityGroup")
-    (app_group,) = [g for g in groups if _wired(template, "networkInterfaces", g)]
+    (app_group,) = [g for g in groups if wired(template, "networkInterfaces", g)]
     rules = _mine(run, INGRESS)
     assert sorted(r.inputs["cidrIpv4"] for r in rules) == sorted(cfg.on_premises_cidrs)
     for rule in rules:
-        assert _wired(rule, "securityGroupId", app_group)
+        assert wired(rule, "securityGroupId", app_group)
         assert rule.inputs["ipProtocol"] == "tcp"
         assert rule.inputs["fromPort"] == rule.inputs["toPort"] == port
     assert _mine(run, "aws:ec2/securityGroup:SecurityGroup") == []
@@ -222,7 +217,7 @@ def test_component_opens_exactly_the_given_port(port: int) -> None:
         port,
         cfg.hybrid.on_premises_cidrs[0],
     )
-    assert _wired(rule, "securityGroupId", run.one("aws:ec2/securityGroup:SecurityGroup", "app"))
+    assert wired(rule, "securityGroupId", run.one("aws:ec2/securityGroup:SecurityGroup", "app"))
 
 
 # --- secrets and outputs -----------------------------------------------------------------------

@@ -13,7 +13,7 @@ from components.config import ConfigError, StackConfig, validate
 from components.defaults import deep_merge
 from components.microservices import Microservices, MicroservicesArgs
 from tests.conftest import run_with
-from tests.harness import Registered, Run, SecretConfigValue, run_program, stack_config
+from tests.harness import Registered, Run, SecretConfigValue, run_program, stack_config, wired
 
 MICROSERVICES = "aws-patterns:microservices:Microservices"
 SERVICE = "aws-patterns:microservices:Service"
@@ -58,11 +58,6 @@ def run(request: pytest.FixtureRequest) -> Run:
     if request.param not in _RUNS:
         _RUNS[request.param] = _run(request.param)
     return _RUNS[request.param]
-
-
-def _wired(res: Registered, prop: str, target: Registered) -> bool:
-    """`res.prop` was built from `target`'s outputs (holds in preview, when values are unknown)."""
-    return target.urn in res.property_dependencies.get(prop, [])
 
 
 def _service_of(run: Run, res: Registered) -> str | None:
@@ -142,7 +137,7 @@ def test_one_table_function_and_role_per_service(overrides: dict[str, Any], expe
     for service in expected:
         (fn,) = _owned(run, FUNCTION, service)
         (role,) = _owned(run, ROLE, service)
-        assert _wired(fn, "role", role), "each function runs with its own role"
+        assert wired(fn, "role", role), "each function runs with its own role"
 
 
 def test_policy_names_only_its_own_table_indexes_and_actions(run: Run) -> None:
@@ -152,9 +147,9 @@ def test_policy_names_only_its_own_table_indexes_and_actions(run: Run) -> None:
     for name, service in cfg.microservices.services.items():
         (policy,) = _owned(run, POLICY, name)
         others = [t for owner, t in tables.items() if owner != name]
-        assert _wired(policy, "policy", tables[name])
-        assert not any(_wired(policy, "policy", t) for t in others), f"{name} may touch another service's table"
-        assert _wired(policy, "policy", bus) == service.publishes_events
+        assert wired(policy, "policy", tables[name])
+        assert not any(wired(policy, "policy", t) for t in others), f"{name} may touch another service's table"
+        assert wired(policy, "policy", bus) == service.publishes_events
         if run.preview:
             continue
         statements = _statements(policy)
@@ -191,7 +186,7 @@ def test_event_bus_reaches_only_the_publishing_services(run: Run) -> None:
         publishes = _config().microservices.services[service].publishes_events  # type: ignore[index]
         variables = fn.inputs["environment"]["variables"]
         assert ("EVENT_BUS_NAME" in variables) == publishes
-        assert _wired(fn, "environment", bus) == publishes
+        assert wired(fn, "environment", bus) == publishes
         if publishes and not run.preview:
             assert variables["EVENT_BUS_NAME"] == bus.outputs["name"]
 
@@ -211,7 +206,7 @@ def test_function_settings_come_from_the_service(run: Run) -> None:
         (table,) = _owned(run, TABLE, _service_of(run, fn))  # type: ignore[arg-type]
         assert fn.inputs["memorySize"] == service.memory_mb
         assert fn.inputs["timeout"] == service.timeout_seconds
-        assert _wired(fn, "environment", table), "TABLE_NAME is the service's own table"
+        assert wired(fn, "environment", table), "TABLE_NAME is the service's own table"
         assert "reservedConcurrentExecutions" not in fn.inputs, "reserved concurrency is opt-in"
 
 
@@ -233,10 +228,10 @@ def test_every_route_has_a_method_with_a_post_proxy_integration_to_its_own_funct
         integrations = _owned(run, INTEGRATION, name)
         assert len(integrations) == len(methods)
         for method in methods:
-            (integration,) = [i for i in integrations if _wired(i, "httpMethod", method)]
+            (integration,) = [i for i in integrations if wired(i, "httpMethod", method)]
             assert integration.inputs["type"] == "AWS_PROXY"
             assert integration.inputs["integrationHttpMethod"] == "POST", "Lambda's Invoke API is POST only"
-            assert _wired(integration, "uri", fn)
+            assert wired(integration, "uri", fn)
             assert integration.property_dependencies["resourceId"] == method.property_dependencies["resourceId"]
             if not run.preview:
                 assert integration.inputs["uri"] == fn.outputs["invokeArn"]
@@ -252,8 +247,8 @@ def test_every_method_has_a_permission_scoped_to_its_method_and_path(run: Run) -
         for permission in permissions:
             assert permission.inputs["principal"] == "apigateway.amazonaws.com"
             assert permission.inputs["action"] == "lambda:InvokeFunction"
-            assert _wired(permission, "function", fn), "a route may invoke only its own service's function"
-            assert _wired(permission, "sourceArn", api)
+            assert wired(permission, "function", fn), "a route may invoke only its own service's function"
+            assert wired(permission, "sourceArn", api)
         if run.preview:
             continue
         arns = sorted(p.inputs["sourceArn"] for p in permissions)
@@ -282,9 +277,9 @@ def test_deployment_comes_after_every_method_and_the_stage_is_separate(run: Run)
     assert missing == [], "a deployment created before these would lack them"
     assert "stageName" not in deployment.inputs, "the stage is a separate Stage resource"
     integrations = run.by_type(INTEGRATION)
-    assert all(_wired(deployment, "triggers", i) for i in integrations), "a changed integration redeploys"
-    assert _wired(stage, "deployment", deployment) and _wired(stage, "restApi", api)
-    assert _wired(settings, "stageName", stage)
+    assert all(wired(deployment, "triggers", i) for i in integrations), "a changed integration redeploys"
+    assert wired(stage, "deployment", deployment) and wired(stage, "restApi", api)
+    assert wired(settings, "stageName", stage)
     assert stage.inputs["stageName"] == _config().microservices.stage_name
 
 
@@ -351,21 +346,21 @@ def test_managed_account_role_comes_before_stage_logging(preview: bool) -> None:
     (stage,) = run.by_type(STAGE)
     (settings,) = run.by_type(SETTINGS)
     (api,) = run.by_type(REST_API)
-    (role,) = [r for r in run.by_type(ROLE) if _wired(account, "cloudwatchRoleArn", r)]
+    (role,) = [r for r in run.by_type(ROLE) if wired(account, "cloudwatchRoleArn", r)]
     trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "apigateway.amazonaws.com"}]
     (attachment,) = run.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-    assert _wired(attachment, "role", role)
+    assert wired(attachment, "role", role)
     assert attachment.inputs["policyArn"].endswith(":iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs")
     assert attachment.urn in account.dependencies
     assert account.urn in stage.dependencies, "access logs fail until the account has the role"
     assert account.urn in settings.dependencies, "execution logs fail until the account has the role"
     groups = {g.name: g for g in run.by_type(LOG_GROUP) if _service_of(run, g) is None}
     access, execution = groups["microservices-access"], groups["microservices-execution"]
-    assert _wired(stage, "accessLogSettings", access)
+    assert wired(stage, "accessLogSettings", access)
     access_format = json.loads(stage.inputs["accessLogSettings"]["format"])
     assert access_format["requestId"] == "$context.requestId", "API Gateway requires the request id"
-    assert _wired(execution, "name", api) and _wired(execution, "name", stage)
+    assert wired(execution, "name", api) and wired(execution, "name", stage)
     assert execution.urn in settings.dependencies, "the group exists (with retention) before API Gateway logs"
     for group in (access, execution):
         assert group.inputs["retentionInDays"] == _config().common.log_retention_days
@@ -425,10 +420,10 @@ def test_cloud_map_lists_every_service_with_its_url_and_table(run: Run) -> None:
     instances = run.by_type("aws:servicediscovery/instance:Instance")
     assert sorted(e.inputs["name"] for e in entries) == sorted(_routes(_config()))
     for entry in entries:
-        assert _wired(entry, "namespaceId", namespace)
-        (instance,) = [i for i in instances if _wired(i, "serviceId", entry)]
+        assert wired(entry, "namespaceId", namespace)
+        (instance,) = [i for i in instances if wired(i, "serviceId", entry)]
         (table,) = _owned(run, TABLE, entry.inputs["name"])
-        assert _wired(instance, "attributes", stage) and _wired(instance, "attributes", table)
+        assert wired(instance, "attributes", stage) and wired(instance, "attributes", table)
         if not run.preview:
             attributes = instance.inputs["attributes"]
             assert attributes["url"] == f"{stage.outputs['invokeUrl']}/{entry.inputs['name']}"

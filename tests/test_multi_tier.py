@@ -25,7 +25,7 @@ from components.multi_tier import (
 )
 from components.network import Network, NetworkArgs
 from tests.conftest import run_with
-from tests.harness import ACCOUNT, Registered, Run, run_program, stack_config
+from tests.harness import ACCOUNT, Registered, Run, run_program, stack_config, wired
 
 COMPONENT = "aws-patterns:multiTier:MultiTier"
 SG = "aws:ec2/securityGroup:SecurityGroup"
@@ -51,10 +51,6 @@ def _cfg(stack: str, overrides: dict[str, Any] | None = None) -> Any:
     for key, value in (overrides or {}).items():
         decoded[key] = {**decoded.get(key, {}), **value}
     return validate(decoded, stack_config(stack)["aws:region"])
-
-
-def _wired(res: Registered, prop: str, target: Registered) -> bool:
-    return target.urn in res.property_dependencies.get(prop, [])
 
 
 def _mine(run: Run, type_: str) -> list[Registered]:
@@ -156,18 +152,18 @@ def test_https_listener_with_modern_tls_and_http_redirect_when_a_certificate_is_
     assert https.inputs["sslPolicy"] == TLS_POLICY
     assert https.inputs["certificateArn"] == CERT
     (forward,) = https.inputs["defaultActions"]
-    assert forward["type"] == "forward" and _wired(https, "defaultActions", _one(run, TG))
+    assert forward["type"] == "forward" and wired(https, "defaultActions", _one(run, TG))
     (redirect,) = listeners[80].inputs["defaultActions"]
     assert redirect["type"] == "redirect"
     assert redirect["redirect"] == {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}
-    ports = {r.inputs["fromPort"] for r in _mine(run, INGRESS) if _wired(r, "securityGroupId", _sg(run, "alb"))}
+    ports = {r.inputs["fromPort"] for r in _mine(run, INGRESS) if wired(r, "securityGroupId", _sg(run, "alb"))}
     assert ports == {80, 443}
 
 
 def test_plain_http_only_without_a_certificate(run: Run) -> None:
     (listener,) = _mine(run, LISTENER)
     assert (listener.inputs["port"], listener.inputs["protocol"]) == (80, "HTTP")
-    assert _wired(listener, "defaultActions", _one(run, TG))
+    assert wired(listener, "defaultActions", _one(run, TG))
 
 
 # --- load balancer and target group (GUIDE §5.6, §5.7) -------------------------------------------
@@ -178,11 +174,11 @@ def test_alb_is_internet_facing_in_public_subnets_over_two_or_more_azs(run: Run)
     assert alb.inputs["loadBalancerType"] == "application"
     assert alb.inputs["internal"] is False
     assert alb.inputs["dropInvalidHeaderFields"] is True
-    subnets = [s for s in run.by_type(SUBNET) if _wired(alb, "subnets", s)]
+    subnets = [s for s in run.by_type(SUBNET) if wired(alb, "subnets", s)]
     assert {s.inputs["tags"]["tier"] for s in subnets} == {"public"}
     assert len({s.inputs["availabilityZone"] for s in subnets}) >= 2
     assert subnets == _subnets(run, "public")
-    assert _wired(alb, "securityGroups", _sg(run, "alb"))
+    assert wired(alb, "securityGroups", _sg(run, "alb"))
 
 
 def test_target_group_is_instance_type_and_checks_the_apps_health_path(run: Run) -> None:
@@ -204,19 +200,19 @@ def _log_bucket(run: Run) -> Registered:
 
 def test_access_log_bucket_has_elb_delivery_policy_sse_s3_and_no_acl(run: Run) -> None:
     bucket, alb = _log_bucket(run), _one(run, ALB)
-    assert _wired(alb, "accessLogs", bucket)
+    assert wired(alb, "accessLogs", bucket)
     assert alb.inputs["accessLogs"]["enabled"] is True
     prefix = alb.inputs["accessLogs"]["prefix"]
-    (policy,) = [p for p in _mine(run, BUCKET_POLICY) if _wired(p, "bucket", bucket)]
+    (policy,) = [p for p in _mine(run, BUCKET_POLICY) if wired(p, "bucket", bucket)]
     assert policy.urn in alb.dependencies, "ELB checks the bucket policy when logging is switched on"
     (sse,) = [
         r
         for r in run.by_type("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
-        if _wired(r, "bucket", bucket)
+        if wired(r, "bucket", bucket)
     ]
     assert [r["applyServerSideEncryptionByDefault"]["sseAlgorithm"] for r in sse.inputs["rules"]] == ["AES256"]
     (owner,) = [
-        r for r in run.by_type("aws:s3/bucketOwnershipControls:BucketOwnershipControls") if _wired(r, "bucket", bucket)
+        r for r in run.by_type("aws:s3/bucketOwnershipControls:BucketOwnershipControls") if wired(r, "bucket", bucket)
     ]
     assert owner.inputs["rule"]["objectOwnership"] == "BucketOwnerEnforced"
     assert run.by_type("aws:s3/bucketAcl:BucketAcl") == []
@@ -258,12 +254,12 @@ def test_launch_template_hardening(run: Run) -> None:
     assert "keyName" not in lt.inputs, "Session Manager, no SSH key"
     (nic,) = lt.inputs["networkInterfaces"]
     assert nic["associatePublicIpAddress"] == "false"
-    assert _wired(lt, "networkInterfaces", _sg(run, "app"))
+    assert wired(lt, "networkInterfaces", _sg(run, "app"))
     (root,) = lt.inputs["blockDeviceMappings"]
     assert (root["ebs"]["volumeType"], root["ebs"]["encrypted"]) == ("gp3", "true")
     # The user data names the database and the artifact, so it is built from both.
-    assert _wired(lt, "userData", _one(run, DB))
-    assert _wired(lt, "userData", _one(run, "aws:s3/bucketObjectv2:BucketObjectv2"))
+    assert wired(lt, "userData", _one(run, DB))
+    assert wired(lt, "userData", _one(run, "aws:s3/bucketObjectv2:BucketObjectv2"))
 
 
 def test_auto_scaling_group_wiring(run: Run) -> None:
@@ -272,9 +268,9 @@ def test_auto_scaling_group_wiring(run: Run) -> None:
     assert "desiredCapacity" not in asg.inputs, "the scaling policy owns the desired capacity"
     assert asg.inputs["healthCheckType"] == "ELB"
     assert asg.inputs["healthCheckGracePeriod"] == cfg.health_check_grace_seconds
-    assert _wired(asg, "launchTemplate", _one(run, LT))
-    assert _wired(asg, "targetGroupArns", _one(run, TG))
-    subnets = [s for s in run.by_type(SUBNET) if _wired(asg, "vpcZoneIdentifiers", s)]
+    assert wired(asg, "launchTemplate", _one(run, LT))
+    assert wired(asg, "targetGroupArns", _one(run, TG))
+    subnets = [s for s in run.by_type(SUBNET) if wired(asg, "vpcZoneIdentifiers", s)]
     assert subnets == _subnets(run, "private")
     assert asg.inputs["instanceRefresh"]["strategy"] == "Rolling"
     assert all(listener.urn in asg.dependencies for listener in _mine(run, LISTENER))
@@ -291,7 +287,7 @@ def test_desired_capacity_changes_are_ignored() -> None:
 def test_scaling_policy_tracks_the_configured_metric(run: Run) -> None:
     policy, cfg = _one(run, POLICY), _cfg(run.stack).multi_tier.instances
     assert policy.inputs["policyType"] == "TargetTrackingScaling"
-    assert _wired(policy, "autoscalingGroupName", _one(run, ASG))
+    assert wired(policy, "autoscalingGroupName", _one(run, ASG))
     tracking = policy.inputs["targetTrackingConfiguration"]
     assert tracking["targetValue"] == cfg.scaling_target
     spec = tracking["predefinedMetricSpecification"]
@@ -299,8 +295,8 @@ def test_scaling_policy_tracks_the_configured_metric(run: Run) -> None:
         assert spec["predefinedMetricType"] == "ASGAverageCPUUtilization"
     else:
         assert spec["predefinedMetricType"] == "ALBRequestCountPerTarget"
-        assert _wired(policy, "targetTrackingConfiguration", _one(run, ALB))
-        assert _wired(policy, "targetTrackingConfiguration", _one(run, TG))
+        assert wired(policy, "targetTrackingConfiguration", _one(run, ALB))
+        assert wired(policy, "targetTrackingConfiguration", _one(run, TG))
         if not run.preview:
             alb, tg = _one(run, ALB), _one(run, TG)
             assert spec["resourceLabel"] == f"{alb.outputs['arnSuffix']}/{tg.outputs['arnSuffix']}"
@@ -313,7 +309,7 @@ def test_instance_role_reads_only_its_secret_and_artifact(run: Run) -> None:
     (attachment,) = _mine(run, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
     assert attachment.inputs["policyArn"].endswith(":iam::aws:policy/AmazonSSMManagedInstanceCore")
     (policy,) = _mine(run, "aws:iam/rolePolicy:RolePolicy")
-    assert _wired(policy, "policy", _one(run, DB)), "the secret ARN comes from the database"
+    assert wired(policy, "policy", _one(run, DB)), "the secret ARN comes from the database"
     (profile,) = _mine(run, "aws:iam/instanceProfile:InstanceProfile")
     assert {policy.urn, attachment.urn} <= set(profile.dependencies)
     if not run.preview:
@@ -343,10 +339,10 @@ def test_database_is_pinned_private_encrypted_and_password_managed(run: Run) -> 
     assert db.inputs["deletionProtection"] is cfg.common.deletion_protection
     assert db.inputs["backupRetentionPeriod"] == settings.backup_retention_days
     assert db.inputs["performanceInsightsEnabled"] is settings.performance_insights
-    assert _wired(db, "vpcSecurityGroupIds", _sg(run, "db"))
+    assert wired(db, "vpcSecurityGroupIds", _sg(run, "db"))
     (group,) = _mine(run, "aws:rds/subnetGroup:SubnetGroup")
-    assert _wired(db, "dbSubnetGroupName", group)
-    subnets = [s for s in run.by_type(SUBNET) if _wired(group, "subnetIds", s)]
+    assert wired(db, "dbSubnetGroupName", group)
+    subnets = [s for s in run.by_type(SUBNET) if wired(group, "subnetIds", s)]
     assert subnets == _subnets(run, "isolated")
     assert len({s.inputs["availabilityZone"] for s in subnets}) >= 2
 
@@ -354,7 +350,7 @@ def test_database_is_pinned_private_encrypted_and_password_managed(run: Run) -> 
 def test_parameter_group_forces_ssl_for_the_pinned_major(run: Run) -> None:
     db = _one(run, DB)
     (params,) = _mine(run, "aws:rds/parameterGroup:ParameterGroup")
-    assert _wired(db, "parameterGroupName", params)
+    assert wired(db, "parameterGroupName", params)
     assert params.inputs["family"] == "postgres" + db.inputs["engineVersion"].split(".")[0]
     assert {"name": "rds.force_ssl", "value": "1"} in [
         {k: p[k] for k in ("name", "value")} for p in params.inputs["parameters"]

@@ -9,7 +9,7 @@ import pytest
 from components.config import StackConfig, validate
 from components.network import subnet_cidrs
 from tests.conftest import run_with
-from tests.harness import STACKS, Registered, Run, stack_config
+from tests.harness import STACKS, Registered, Run, stack_config, wired
 
 NETWORK = "aws-patterns:network:Network"
 # Every pattern but the network off, so these tests see the network's own choices (the VPC
@@ -36,26 +36,21 @@ def _config(run: Run) -> StackConfig:
     return validate(decoded, stack_config(run.stack)["aws:region"], secret_keys=())
 
 
-def _wired(res: Registered, prop: str, target: Registered) -> bool:
-    """`res.prop` was built from `target`'s outputs (holds in preview, when values are unknown)."""
-    return target.urn in res.property_dependencies.get(prop, [])
-
-
 def _subnets(run: Run, tier: str) -> list[Registered]:
     return sorted((s for s in run.by_type(SUBNET) if s.inputs["tags"]["tier"] == tier), key=lambda s: s.name)
 
 
 def _table_of(run: Run, subnet: Registered) -> Registered:
-    associations = [a for a in run.by_type(ASSOCIATION) if _wired(a, "subnetId", subnet)]
+    associations = [a for a in run.by_type(ASSOCIATION) if wired(a, "subnetId", subnet)]
     assert len(associations) == 1, f"{subnet.name} must be associated with exactly one route table"
-    return next(t for t in run.by_type(ROUTE_TABLE) if _wired(associations[0], "routeTableId", t))
+    return next(t for t in run.by_type(ROUTE_TABLE) if wired(associations[0], "routeTableId", t))
 
 
 def _default_routes(run: Run, table: Registered) -> list[Registered]:
     return [
         r
         for r in run.by_type(ROUTE)
-        if _wired(r, "routeTableId", table) and r.inputs["destinationCidrBlock"] == "0.0.0.0/0"
+        if wired(r, "routeTableId", table) and r.inputs["destinationCidrBlock"] == "0.0.0.0/0"
     ]
 
 
@@ -74,10 +69,10 @@ def test_routes_per_tier(stack_run: Run) -> None:
     igw = stack_run.by_type("aws:ec2/internetGateway:InternetGateway")[0]
     for subnet in _subnets(stack_run, "public"):
         (route,) = _default_routes(stack_run, _table_of(stack_run, subnet))
-        assert _wired(route, "gatewayId", igw)
+        assert wired(route, "gatewayId", igw)
     for subnet in _subnets(stack_run, "isolated"):
         table = _table_of(stack_run, subnet)
-        assert [r for r in stack_run.by_type(ROUTE) if _wired(r, "routeTableId", table)] == []
+        assert [r for r in stack_run.by_type(ROUTE) if wired(r, "routeTableId", table)] == []
     private_tables = [_table_of(stack_run, s) for s in _subnets(stack_run, "private")]
     assert len({t.urn for t in private_tables}) == len(private_tables), "one private route table per AZ"
 
@@ -90,7 +85,7 @@ def test_nat_strategy(strategy: str, expected: int) -> None:
     assert len(nats) == expected
     public = _subnets(run, "public")
     for nat in nats:
-        assert any(_wired(nat, "subnetId", s) for s in public), "NAT gateways live in public subnets"
+        assert any(wired(nat, "subnetId", s) for s in public), "NAT gateways live in public subnets"
         igw = run.by_type("aws:ec2/internetGateway:InternetGateway")[0]
         assert igw.urn in nat.dependencies, "a NAT gateway must wait for the internet gateway"
     for subnet in _subnets(run, "private"):
@@ -99,9 +94,9 @@ def test_nat_strategy(strategy: str, expected: int) -> None:
             assert routes == []
             continue
         (route,) = routes
-        (nat,) = [n for n in nats if _wired(route, "natGatewayId", n)]
+        (nat,) = [n for n in nats if wired(route, "natGatewayId", n)]
         if strategy == "perAz":
-            (nat_subnet,) = [s for s in public if _wired(nat, "subnetId", s)]
+            (nat_subnet,) = [s for s in public if wired(nat, "subnetId", s)]
             assert nat_subnet.inputs["availabilityZone"] == subnet.inputs["availabilityZone"], "no cross-AZ NAT"
 
 
@@ -125,16 +120,16 @@ def test_flow_logs_wiring(stack_run: Run) -> None:
     cfg = _config(stack_run).network.flow_logs
     (flow_log,) = stack_run.by_type("aws:ec2/flowLog:FlowLog")
     (group,) = stack_run.by_type("aws:cloudwatch/logGroup:LogGroup")
-    (role,) = [r for r in stack_run.by_type("aws:iam/role:Role") if _wired(flow_log, "iamRoleArn", r)]
+    (role,) = [r for r in stack_run.by_type("aws:iam/role:Role") if wired(flow_log, "iamRoleArn", r)]
     (vpc,) = stack_run.by_type("aws:ec2/vpc:Vpc")
-    assert _wired(flow_log, "logDestination", group) and _wired(flow_log, "vpcId", vpc)
+    assert wired(flow_log, "logDestination", group) and wired(flow_log, "vpcId", vpc)
     assert flow_log.inputs["trafficType"] == cfg.traffic_type
     assert group.inputs["retentionInDays"] == cfg.retention_days
     trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "vpc-flow-logs.amazonaws.com"}]
     assert all("aws:SourceAccount" in s["Condition"]["StringEquals"] for s in trust)
-    (policy,) = [p for p in stack_run.by_type("aws:iam/rolePolicy:RolePolicy") if _wired(p, "role", role)]
-    assert _wired(policy, "policy", group), "the role may only write to the flow-log group"
+    (policy,) = [p for p in stack_run.by_type("aws:iam/rolePolicy:RolePolicy") if wired(p, "role", role)]
+    assert wired(policy, "policy", group), "the role may only write to the flow-log group"
 
 
 def test_flow_logs_can_be_turned_off() -> None:

@@ -15,7 +15,7 @@ import pytest
 from components.config import ConfigError, StackConfig, validate
 from components.observability import ALARMS, COLLECTORS, ObservabilityArgs
 from tests.conftest import run_with
-from tests.harness import ROOT, STACKS, Registered, Run, run_program, stack_config
+from tests.harness import ROOT, STACKS, Registered, Run, run_program, stack_config, wired
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 FUNCTION = "aws:lambda/function:Function"
@@ -92,16 +92,12 @@ def _config(stack: str, overrides: dict[str, Any] | None = None) -> StackConfig:
     return validate(decoded, stack_config(stack)["aws:region"], secret_keys=())
 
 
-def _wired(res: Registered, prop: str, target: Registered) -> bool:
-    return target.urn in res.property_dependencies.get(prop, [])
-
-
 def _alarms(run: Run, target: Registered, kind: str) -> list[Registered]:
     """Alarms of `kind` whose metric is built from `target`'s outputs."""
     return [
         a
         for a in run.by_type(ALARM)
-        if a.name.endswith(f"-{kind}") and (_wired(a, "dimensions", target) or _wired(a, "metricQueries", target))
+        if a.name.endswith(f"-{kind}") and (wired(a, "dimensions", target) or wired(a, "metricQueries", target))
     ]
 
 
@@ -112,7 +108,7 @@ def _one(run: Run, target: Registered, kind: str) -> Registered:
 
 
 def _dependency(run: Run, res: Registered, prop: str, type_: str) -> Registered:
-    (found,) = [r for r in run.by_type(type_) if _wired(res, prop, r)]
+    (found,) = [r for r in run.by_type(type_) if wired(res, prop, r)]
     return found
 
 
@@ -128,7 +124,7 @@ def _target_lb(run: Run, group: Registered) -> Registered:
     (listener,) = [
         listener
         for listener in run.by_type(LISTENER)
-        if _wired(listener, "defaultActions", group) and listener.inputs["defaultActions"][0]["type"] == "forward"
+        if wired(listener, "defaultActions", group) and listener.inputs["defaultActions"][0]["type"] == "forward"
     ]
     return _dependency(run, listener, "loadBalancerArn", LB)
 
@@ -217,12 +213,12 @@ def test_every_watched_resource_has_its_alarms_with_the_right_metric(stack_run: 
 def test_every_alarm_notifies_the_encrypted_topic(stack_run: Run) -> None:
     (topic,) = stack_run.within(COMPONENT).by_type(TOPIC)
     (key,) = stack_run.within(COMPONENT).by_type(KEY)
-    assert _wired(topic, "kmsMasterKeyId", key)
+    assert wired(topic, "kmsMasterKeyId", key)
     alarms = stack_run.by_type(ALARM)
     assert alarms
     for alarm in alarms:
         for actions in ("alarmActions", "okActions"):
-            assert _wired(alarm, actions, topic), f"{alarm.name}.{actions}"
+            assert wired(alarm, actions, topic), f"{alarm.name}.{actions}"
             if not stack_run.preview:
                 assert alarm.inputs[actions] == [topic.outputs["arn"]]
         # The description tells the person paged what it means and what to do first.
@@ -276,7 +272,7 @@ def test_thresholds_follow_the_profile(stack_run: Run) -> None:
             assert alarm.inputs["threshold"] == static[kind], alarm.name
             continue
         # Derived from the watched resource itself.
-        assert _wired(alarm, "threshold", res), f"{alarm.name}: threshold not built from {res.name}"
+        assert wired(alarm, "threshold", res), f"{alarm.name}: threshold not built from {res.name}"
         if stack_run.preview:
             continue
         if kind == "function-duration":
@@ -337,7 +333,7 @@ def test_subscriptions_from_config() -> None:
     assert sorted((s.inputs["protocol"], s.inputs["endpoint"]) for s in subscriptions) == sorted(
         [("email", e) for e in emails] + [("https", h) for h in hooks]
     )
-    assert all(_wired(s, "topic", topic) for s in subscriptions)
+    assert all(wired(s, "topic", topic) for s in subscriptions)
     # Removing one address keeps the others' logical names (no new confirmation requests).
     fewer = run_with("dev", {"observability": {"alarmEmails": emails[1:], "alarmHttpsEndpoints": hooks}}, preview=True)
     kept = {s.name for s in fewer.within(COMPONENT).by_type(SUBSCRIPTION)}

@@ -12,7 +12,7 @@ from components.config import ConfigError, StackConfig, validate
 from components.defaults import deep_merge
 from components.serverless import ROUTES, Serverless, ServerlessArgs
 from tests.conftest import run_with
-from tests.harness import ACCOUNT, UNKNOWN, Registered, Run, run_program, stack_config
+from tests.harness import ACCOUNT, UNKNOWN, Registered, Run, run_program, stack_config, wired
 
 ORIGINS = ["https://app.example.com", "http://localhost:3000"]
 BUCKET = "aws:s3/bucket:Bucket"
@@ -31,11 +31,6 @@ def _run(cfg: StackConfig, preview: bool) -> Run:
 @pytest.fixture(params=[True, False], ids=["preview", "up"])
 def run(request: pytest.FixtureRequest) -> Run:
     return _run(_cfg(corsOrigins=ORIGINS), request.param)
-
-
-def _wired(res: Registered, prop: str, target: Registered) -> bool:
-    """`res.prop` was built from `target`'s outputs (holds in preview, when values are unknown)."""
-    return target.urn in res.property_dependencies.get(prop, [])
 
 
 def _only(run: Run, type_: str) -> Registered:
@@ -69,13 +64,13 @@ def test_bucket_is_private_encrypted_versioned_and_never_uses_acls(run: Run) -> 
     versioning = _only(run, "aws:s3/bucketVersioning:BucketVersioning")
     assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
     for res in (ownership, block, sse, versioning):
-        assert _wired(res, "bucket", bucket), res.type
+        assert wired(res, "bucket", bucket), res.type
 
 
 def test_bucket_policy_denies_plain_http(run: Run) -> None:
     bucket = _only(run, BUCKET)
     policy = _only(run, "aws:s3/bucketPolicy:BucketPolicy")
-    assert _wired(policy, "bucket", bucket) and _wired(policy, "policy", bucket)
+    assert wired(policy, "bucket", bucket) and wired(policy, "policy", bucket)
     block = _only(run, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
     assert block.urn in policy.dependencies
     if not run.preview:
@@ -158,7 +153,7 @@ def test_functions_log_group_first_no_reserved_concurrency_current_runtime(run: 
     for name in ("intake", "processor"):
         fn = _function(run, name)
         group = run.one("aws:cloudwatch/logGroup:LogGroup", f"serverless-{name}")
-        assert _wired(fn, "loggingConfig", group), "the log group exists before the function"
+        assert wired(fn, "loggingConfig", group), "the log group exists before the function"
         assert "reservedConcurrentExecutions" not in fn.inputs
         assert fn.inputs["runtime"] in ("python3.12", "python3.13")
     cfg = _cfg()
@@ -178,8 +173,8 @@ def test_functions_get_their_settings_from_config(run: Run) -> None:
     assert int(env["RECORD_TTL_DAYS"]) == sl.record_ttl_days
     assert env["UPLOAD_PREFIX"] == processor.inputs["environment"]["variables"]["UPLOAD_PREFIX"] == sl.upload_prefix
     for fn in (intake, processor):
-        assert _wired(fn, "environment", table)
-    assert _wired(intake, "environment", bucket)
+        assert wired(fn, "environment", table)
+    assert wired(intake, "environment", bucket)
 
 
 def test_s3_notification_is_scoped_and_waits_for_its_permission(run: Run) -> None:
@@ -187,9 +182,9 @@ def test_s3_notification_is_scoped_and_waits_for_its_permission(run: Run) -> Non
     processor = _function(run, "processor")
     notification = _only(run, "aws:s3/bucketNotification:BucketNotification")
     permission = run.one(PERMISSION, "serverless-processor-s3")
-    assert _wired(notification, "bucket", bucket)
+    assert wired(notification, "bucket", bucket)
     (target,) = notification.inputs["lambdaFunctions"]
-    assert _wired(notification, "lambdaFunctions", processor)
+    assert wired(notification, "lambdaFunctions", processor)
     assert target["events"] == ["s3:ObjectCreated:*"]
     assert target["filterPrefix"] == _cfg().serverless.upload_prefix
     assert permission.urn in notification.dependencies, "S3 validates the destination's permission on save"
@@ -197,7 +192,7 @@ def test_s3_notification_is_scoped_and_waits_for_its_permission(run: Run) -> Non
     assert permission.inputs["principal"] == "s3.amazonaws.com"
     assert permission.inputs["action"] == "lambda:InvokeFunction"
     assert permission.inputs["sourceAccount"] == ACCOUNT
-    assert _wired(permission, "sourceArn", bucket) and _wired(permission, "function", processor)
+    assert wired(permission, "sourceArn", bucket) and wired(permission, "function", processor)
     if not run.preview:
         assert permission.inputs["sourceArn"] == bucket.outputs["arn"]
         assert target["lambdaFunctionArn"] == processor.outputs["arn"]
@@ -212,11 +207,11 @@ def test_routes_integrate_the_intake_function_with_payload_v2(run: Run) -> None:
     assert integration.inputs["integrationMethod"] == "POST"
     assert integration.inputs["payloadFormatVersion"] == "2.0"
     assert integration.inputs["timeoutMilliseconds"] > _cfg().serverless.intake.timeout_seconds * 1000
-    assert _wired(integration, "integrationUri", intake) and _wired(integration, "apiId", api)
+    assert wired(integration, "integrationUri", intake) and wired(integration, "apiId", api)
     routes = run.by_type("aws:apigatewayv2/route:Route")
     assert sorted(r.inputs["routeKey"] for r in routes) == ["GET /uploads/{id}", "POST /uploads"]
     for route in routes:
-        assert _wired(route, "target", integration) and _wired(route, "apiId", api)
+        assert wired(route, "target", integration) and wired(route, "apiId", api)
         if not run.preview:
             assert route.inputs["target"] == f"integrations/{integration.id}"
 
@@ -229,8 +224,8 @@ def test_each_route_has_a_permission_scoped_to_this_api_and_route(run: Run) -> N
     assert len(permissions) == len(ROUTES)
     seen = set()
     for permission in permissions:
-        assert _wired(permission, "sourceArn", api), "built from this API's execution ARN"
-        assert _wired(permission, "function", intake)
+        assert wired(permission, "sourceArn", api), "built from this API's execution ARN"
+        assert wired(permission, "function", intake)
         assert "sourceAccount" not in permission.inputs
         if run.preview:
             continue
@@ -249,8 +244,8 @@ def test_stage_logs_access_and_throttles_from_config(run: Run) -> None:
     group = run.one("aws:cloudwatch/logGroup:LogGroup", "serverless-api-access")
     assert stage.inputs["name"] == "$default" and stage.inputs["autoDeploy"] is True
     assert "deploymentId" not in stage.inputs and not run.by_type("aws:apigatewayv2/deployment:Deployment")
-    assert _wired(stage, "apiId", api)
-    assert _wired(stage, "accessLogSettings", group)
+    assert wired(stage, "apiId", api)
+    assert wired(stage, "accessLogSettings", group)
     assert json.loads(stage.inputs["accessLogSettings"]["format"])["requestId"] == "$context.requestId"
     assert group.inputs["retentionInDays"] == _cfg().common.log_retention_days
     settings = stage.inputs["defaultRouteSettings"]
@@ -266,7 +261,7 @@ def test_roles_are_least_privilege(run: Run) -> None:
     bucket = _only(run, BUCKET)
     for name in ("intake", "processor"):
         policy = run.one("aws:iam/rolePolicy:RolePolicy", f"serverless-{name}")
-        assert _wired(policy, "policy", table) and _wired(policy, "policy", bucket)
+        assert wired(policy, "policy", table) and wired(policy, "policy", bucket)
     if run.preview:
         return
     uploads = f"{bucket.outputs['arn']}/{_cfg().serverless.upload_prefix}*"
