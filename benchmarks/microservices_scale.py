@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
         def plan(a: MicroservicesArgs = component_args) -> None:
             run_program("dev", preview=True, program=lambda: Microservices("microservices", a))
 
-        plan()  # warm imports and caches so the first size is not charged for them
+        # Counting also warms imports and caches, so the first size is not charged for them.
         resources = len(run_program("dev", True, program=lambda a=component_args: Microservices("m", a)).resources)
 
         def floor(n: int = resources) -> None:

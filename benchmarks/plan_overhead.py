@@ -37,9 +37,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args(argv)
-    run_program(STACKS[0], preview=True)  # warm imports so the first stack is not charged for them
     print(f"{'stack':<10}{'resources':>10}{'program ms':>12}{'floor ms':>10}{'ratio':>8}")
     for stack in STACKS:
+        # Counting also warms imports, so the first stack is not charged for them.
         count = len(run_program(stack, preview=True).resources)
 
         def floor(n: int = count, s: str = stack) -> None:

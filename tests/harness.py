@@ -76,6 +76,14 @@ class Run:
     def children(self, parent: Registered) -> list[Registered]:
         return [r for r in self.resources if r.parent == parent.urn]
 
+    def owner(self, res: Registered) -> Registered | None:
+        """The outermost component `res` belongs to (None for resources directly in the stack)."""
+        by_urn = {r.urn: r for r in self.resources}
+        owner = None
+        while res.parent in by_urn:
+            res = owner = by_urn[res.parent]
+        return owner
+
     def within(self, component_type: str) -> Run:
         """Only the resources inside the (one) component of `component_type`, at any depth."""
         (root,) = [r for r in self.resources if r.type == component_type]

@@ -79,21 +79,14 @@ class Node:
         return (self.component, self.tier, self.label, self.role)
 
 
-def _component(by_urn: dict[str, Registered], res: Registered) -> str:
-    """`Type name` of the outermost component that owns the resource."""
-    owner = ""
-    while res.parent in by_urn:
-        res = by_urn[res.parent]
-        owner = f"{res.type.rsplit(':', 1)[-1]} · {res.name}"
-    return owner
-
-
-def _node(by_urn: dict[str, Registered], res: Registered) -> Node | None:
+def _node(run: Run, res: Registered) -> Node | None:
     drawn = DRAWN.get(res.type)
     if not drawn or not res.custom:
         return None
     tier, rank, label = drawn
-    return Node(_component(by_urn, res), tier, rank, label, _INDEX.sub("", res.name))
+    owner = run.owner(res)
+    component = f"{owner.type.rsplit(':', 1)[-1]} · {owner.name}" if owner else ""
+    return Node(component, tier, rank, label, _INDEX.sub("", res.name))
 
 
 def _edges(run: Run, nodes: dict[str, Node]) -> set[tuple[Node, Node]]:
@@ -148,8 +141,7 @@ def _id(text: str) -> str:
 
 def render(run: Run) -> str:
     """The Mermaid flowchart of one program run (deterministic: sorted, stable ids)."""
-    by_urn = {r.urn: r for r in run.resources}
-    nodes = {r.urn: n for r in run.resources if (n := _node(by_urn, r))}
+    nodes = {r.urn: n for r in run.resources if (n := _node(run, r))}
     counts: dict[tuple[str, str, str, str], int] = defaultdict(int)
     for node in nodes.values():
         counts[node.key] += 1
@@ -205,17 +197,6 @@ def expected_files(stacks: list[str]) -> dict[Path, str]:
         if stack == README_STACK:
             files[README] = readme_with(README.read_text(), stack, render(run))
     return files
-
-
-def write(stack: str, run: Run | None = None) -> Path:
-    """Write one stack's diagram (and the README's copy for prod); used by `make plan`."""
-    run = run if run is not None and run.preview else diagram_run(stack)
-    DIAGRAMS.mkdir(parents=True, exist_ok=True)
-    path = DIAGRAMS / f"{stack}.md"
-    path.write_text(document(stack, run))
-    if stack == README_STACK:
-        README.write_text(readme_with(README.read_text(), stack, render(run)))
-    return path
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,13 +42,8 @@ def _tree(run: Run) -> list[str]:
 
 
 def _component_of(run: Run, res: Registered) -> str:
-    """The outermost component a resource belongs to (or "(stack)")."""
-    by_urn = {r.urn: r for r in run.resources}
-    owner = "(stack)"
-    while res.parent in by_urn:
-        res = by_urn[res.parent]
-        owner = f"{res.type} {res.name}"
-    return owner
+    owner = run.owner(res)
+    return f"{owner.type} {owner.name}" if owner else "(stack)"
 
 
 def render(run: Run) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from components.config import ConfigError
+from components.defaults import NAMESPACE
 from policy.wellarchitected import MANDATORY, PILLARS, RULES, Context, Finding, Resource, check_stack
 from tests.harness import STACKS, Run, run_program, stack_config
 from tools import cost, diagram
@@ -75,15 +76,13 @@ def plan_report(stack: str, config: dict[str, str], run: Run) -> tuple[str, int]
     by side, plus the planned stack when it is neither. Status 1 when a finding is mandatory.
     """
     applied = run if not run.preview else run_program(stack, preview=False, config=config)
-    environment = config.get("aws-patterns:environment", "prod")
+    environment = config[f"{NAMESPACE}:environment"]
     findings = review(applied, environment)
-    drawn = run if run.preview else run_program(stack, preview=True, config=config)
-    runs = {s: applied if s == stack else run_program(s, preview=False) for s in ("dev", "prod")}
-    if stack not in runs:
-        runs = {"dev": runs["dev"], stack: applied, "prod": runs["prod"]}
+    # The diagram does not depend on computed values, so either mode's run draws it.
+    runs = {s: applied if s == stack else run_program(s, preview=False) for s in dict.fromkeys(("dev", stack, "prod"))}
     sections = [
         render(findings, stack, environment),
-        f"Architecture (Mermaid; committed as docs/diagrams/{stack}.md by `make diagrams`):\n{diagram.render(drawn)}",
+        f"Architecture (Mermaid; committed as docs/diagrams/{stack}.md by `make diagrams`):\n{diagram.render(run)}",
         cost.render(runs, cost.Prices.load()),
     ]
     return "\n\n".join(sections), 1 if any(f.level == MANDATORY for f in findings) else 0
@@ -102,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: stack '{args.stack}': {exc}", file=sys.stderr)
         return 2
-    environment = values.get("aws-patterns:environment", "prod")
+    environment = values[f"{NAMESPACE}:environment"]
     findings = review(run, environment, config)
     print(render(findings, args.stack, environment))
     return 1 if any(f.level == MANDATORY for f in findings) else 0
