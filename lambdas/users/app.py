@@ -226,8 +226,7 @@ def invalid_body(error: ValidationError) -> Response:
 @app.exception_handler(ClientError)
 def aws_error(error: ClientError) -> Response:
     code = error.response["Error"]["Code"]
-    reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-    if code in THROTTLING or "ThrottlingError" in reasons:
+    if code in THROTTLING or "ThrottlingError" in _reasons(error):
         # boto3 has already retried; a throttled write wrote nothing (single put or transaction).
         metrics.add_metric(name="Throttled", unit=MetricUnit.Count, value=1)
         return _json(
