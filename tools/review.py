@@ -18,6 +18,7 @@ from pathlib import Path
 
 from components.config import ConfigError
 from components.defaults import NAMESPACE
+from policy.pack import default_tags
 from policy.wellarchitected import MANDATORY, PILLARS, RULES, Context, Finding, Resource, check_stack
 from tests.harness import STACKS, Run, run_program, stack_config
 from tools import cost, diagram
@@ -41,9 +42,7 @@ def provider_tags(run: Run) -> dict[str, str]:
     """The default tags of the provider the AWS resources use."""
     tags: dict[str, str] = {}
     for provider in run.by_type("pulumi:providers:aws"):
-        value = provider.inputs.get("defaultTags")
-        value = json.loads(value) if isinstance(value, str) else value or {}
-        tags.update(value.get("tags") or {})
+        tags.update(default_tags(provider.inputs))
     return tags
 
 
