@@ -16,7 +16,7 @@ from typing import Any
 from benchmarks.plan_overhead import Bare, _median_seconds
 from components.config import StackConfig, validate
 from components.microservices import Microservices, MicroservicesArgs
-from tests.harness import run_program
+from tools.offline import run_program
 
 
 def _config(count: int) -> StackConfig:

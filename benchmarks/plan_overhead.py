@@ -16,7 +16,7 @@ import time
 
 import pulumi
 
-from tests.harness import STACKS, run_program
+from tools.offline import STACKS, run_program
 
 
 class Bare(pulumi.CustomResource):

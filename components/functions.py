@@ -14,14 +14,17 @@ The archive is the function's own folder, `lambdas/<name>/`, and nothing else.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components import policies
-from components.config import LAMBDAS_DIR, StackConfig
 from components.naming import log_group_prefix, name_tag
+from components.schema import LAMBDAS_DIR
+
+if TYPE_CHECKING:
+    from components.config import StackConfig
 
 POWERTOOLS_ACCOUNT = "017000801446"  # AWS's account publishing the public Powertools layers
 

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
 
-from components.config import StackConfig
 from components.defaults import PROJECT
+
+if TYPE_CHECKING:
+    from components.config import StackConfig
 
 # Longest physical name AWS accepts, per kind of resource.
 NAME_LIMITS = {

@@ -16,13 +16,17 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
 
 from components import policies
-from components.config import ConfigError, NatStrategy, StackConfig
 from components.naming import name_tag
+from components.schema import ConfigError, NatStrategy
+
+if TYPE_CHECKING:
+    from components.config import StackConfig
 
 TIERS = ("public", "private", "isolated")
 TIER_BITS = 2  # four tier blocks: public, private, isolated and one spare for later tiers

@@ -1,8 +1,8 @@
 """Observability: one alarm topic, alarms on every resource the patterns build, one dashboard.
 
 Built last, from the pattern components that exist. Each pattern contributes its resources
-through a small collector (`COLLECTORS`, keyed by the pattern's config block); supporting a new
-pattern is one collector and one entry there. Every alarm:
+through its component's `monitored()` method (`Monitored`: its functions, stages, queues...);
+supporting a new pattern is that one method. Every alarm:
 - has a threshold from `observability.thresholds` (profile defaults, overridable per stack) or,
   where the condition is absolute (a message in a dead-letter queue, a tunnel down, fewer
   instances in service than the group's minimum), one derived from the resource itself;
@@ -33,18 +33,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_aws as aws
 
-from components import config as schema
-from components import policies
-from components.config import StackConfig
+from components import policies, schema
 from components.defaults import PROJECT
 from components.naming import name_tag
+
+if TYPE_CHECKING:
+    from components.config import StackConfig
 
 LAMBDA_DEFAULT_TIMEOUT_S = 3  # what Lambda applies to a function created without a timeout
 PERIOD = 300  # seconds: every alarm evaluates 5-minute periods
@@ -263,62 +263,6 @@ class Monitored:
     tables: dict[str, aws.dynamodb.Table] = field(default_factory=dict)
 
 
-def _microservices(p: Any) -> Monitored:
-    return Monitored(
-        "Microservices",
-        functions={name: s.function.function for name, s in p.services.items()},
-        rest_stages={"api": RestStage(p.rest_api, p.stage)},
-        tables={name: s.table for name, s in p.services.items()},
-    )
-
-
-def _event_driven(p: Any) -> Monitored:
-    return Monitored(
-        "Event-driven",
-        functions={name: fn.function for name, fn in p.functions.items()},
-        queues=dict(p.queues),
-        dead_letter_queues={
-            **{f"{q}-dlq": dlq for q, dlq in p.dead_letter_queues.items()},
-            **{f"{t.replace('/', '-')}-dlq": dlq for t, dlq in p.target_dead_letter_queues.items()},
-        },
-        rules={name: Rule(rule, p.bus) for name, rule in p.rules.items()},
-        tables=dict(p.tables),
-    )
-
-
-def _serverless(p: Any) -> Monitored:
-    return Monitored(
-        "Serverless",
-        functions={"intake": p.intake.function, "processor": p.processor.function},
-        http_stages={"api": HttpStage(p.api, p.stage)},
-        tables={"uploads": p.table},
-    )
-
-
-def _multi_tier(p: Any) -> Monitored:
-    return Monitored(
-        "Multi-tier",
-        load_balancers={"web": LoadBalancer(p.load_balancer, p.target_group)},
-        auto_scaling_groups={"web": p.auto_scaling_group},
-        databases={"db": p.database},
-    )
-
-
-def _hybrid(p: Any) -> Monitored:
-    return Monitored("Hybrid", vpn_connections={"vpn": p.vpn_connection})
-
-
-# Config block of a pattern -> what of its component gets alarms. Dashboard sections follow
-# the order in which __main__.py passes the patterns.
-COLLECTORS: dict[str, Callable[[Any], Monitored]] = {
-    "microservices": _microservices,
-    "eventDriven": _event_driven,
-    "serverless": _serverless,
-    "multiTier": _multi_tier,
-    "hybrid": _hybrid,
-}
-
-
 @dataclass(frozen=True)
 class ObservabilityArgs:
     region: str
@@ -329,15 +273,18 @@ class ObservabilityArgs:
 
     @classmethod
     def from_config(cls, cfg: StackConfig, patterns: dict[str, object | None]) -> ObservabilityArgs:
-        """`patterns`: config block name -> its component, or None when the stack does not build it."""
-        unknown = sorted(set(patterns) - set(COLLECTORS))
-        if unknown:
-            raise ValueError(f"observability: no collector for the patterns {unknown}; add one to COLLECTORS")
+        """`patterns`: config block -> its component, or None when the stack does not build it.
+
+        Every pattern component says what of it gets alarms through its `monitored()` method.
+        """
+        blind = sorted(key for key, c in patterns.items() if c is not None and not hasattr(c, "monitored"))
+        if blind:
+            raise ValueError(f"observability: the components of {blind} have no monitored() method")
         block = cfg.observability
         return cls(
             region=cfg.region,
             thresholds=block.thresholds,
-            monitored=tuple(COLLECTORS[key](component) for key, component in patterns.items() if component),
+            monitored=tuple(c.monitored() for c in patterns.values() if c is not None),  # type: ignore[attr-defined]
             alarm_emails=tuple(block.alarm_emails),
             alarm_https_endpoints=tuple(block.alarm_https_endpoints),
         )

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from components.defaults import deep_merge
-from tests.harness import PROJECT, STACKS, Run, encode_config, run_program, stack_config
+from tools.offline import PROJECT, STACKS, Run, encode_config, run_program, stack_config
 
 _RUNS: dict[tuple[str, bool], Run] = {}
 

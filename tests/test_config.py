@@ -13,9 +13,10 @@ import json
 import pulumi
 import pytest
 
-from components.config import RESERVED_TAG_KEYS, ConfigError, StackConfig, load, validate
-from components.defaults import NAMESPACE, PROFILES
-from tests.harness import STACKS, stack_config
+from components.config import PROFILES, ConfigError, StackConfig, load, validate
+from components.defaults import NAMESPACE
+from components.schema import RESERVED_TAG_KEYS
+from tools.offline import STACKS, stack_config
 
 HEADER = "invalid stack configuration:"
 REGION = "us-east-1"

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from components.config import ConfigError, StackConfig, _decode, validate
-from components.defaults import LOG_RETENTION_DAYS, NAMESPACE, PROFILES
+from components.config import PROFILES, ConfigError, StackConfig, _decode, validate
+from components.defaults import LOG_RETENTION_DAYS, NAMESPACE
 from components.network import TIERS, subnet_cidrs
 
 SETTINGS = settings(

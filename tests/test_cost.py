@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.harness import STACKS, Registered, Run, run_program
 from tools.cost import ALWAYS_ON, EXAMPLES, FREE, PRICES_FILE, USAGE, Prices, estimate, render, unclassified
+from tools.offline import STACKS, Registered, Run, run_program
 
 TABLE = {
     "region": "us-east-1",

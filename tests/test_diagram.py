@@ -9,8 +9,8 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from tests.harness import ROOT, STACKS, Run, run_program
 from tools import diagram
+from tools.offline import ROOT, STACKS, Run, run_program
 
 
 class _Pattern(pulumi.ComponentResource):

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from components.config import StackConfig, validate
-from components.event_driven import (
+from components.event_driven.component import (
     CONSUMER_QUEUE_ACTIONS,
     DLQ_RETENTION_SECONDS,
     QUEUE_RETENTION_SECONDS,
@@ -22,7 +22,7 @@ from components.event_driven import (
     EventDrivenArgs,
 )
 from tests.conftest import _RUNS, run_with
-from tests.harness import STACKS, Registered, Run, run_program, stack_config, wired
+from tools.offline import STACKS, Registered, Run, run_program, stack_config, wired
 
 QUEUE = "aws:sqs/queue:Queue"
 QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"

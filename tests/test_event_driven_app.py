@@ -29,7 +29,7 @@ from moto import mock_aws
 from components.config import validate
 from components.event_driven import EventDriven, EventDrivenArgs
 from components.microservices import MicroservicesArgs
-from tests.harness import ROOT, Run, run_program, wired
+from tools.offline import ROOT, Run, run_program, wired
 
 REGION = "us-east-1"
 BUS = "events-bus"

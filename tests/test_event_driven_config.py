@@ -9,10 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.config import ConfigError, StackConfig, validate
-from components.defaults import PROFILES
-from tests.harness import run_program, stack_config
+from components.config import PROFILES, ConfigError, StackConfig, validate
 from tests.test_config_properties import SETTINGS, check_outcome, hostile
+from tools.offline import run_program, stack_config
 
 REGION = "us-east-1"
 KEY = "aws-patterns:eventDriven"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from components.functions import FunctionSettings, PythonFunction, PythonFunctionArgs, powertools_layer_arn
-from tests.harness import ACCOUNT, Run, run_program
+from tools.offline import ACCOUNT, Run, run_program
 
 SETTINGS = FunctionSettings(region="eu-west-1", powertools_layer_version=31, log_retention_days=14)
 

@@ -19,7 +19,7 @@ from components.hybrid import Hybrid, HybridArgs
 from components.naming import name_tag
 from components.network import Network, NetworkArgs
 from tests.conftest import run_with
-from tests.harness import UNKNOWN, Registered, Run, SecretConfigValue, mock_secret, run_program, stack_config, wired
+from tools.offline import UNKNOWN, Registered, Run, SecretConfigValue, mock_secret, run_program, stack_config, wired
 
 CGW = "aws:ec2/customerGateway:CustomerGateway"
 VGW = "aws:ec2/vpnGateway:VpnGateway"

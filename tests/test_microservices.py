@@ -13,7 +13,7 @@ from components.config import ConfigError, StackConfig, validate
 from components.defaults import deep_merge
 from components.microservices import Microservices, MicroservicesArgs
 from tests.conftest import run_with
-from tests.harness import Registered, Run, SecretConfigValue, run_program, stack_config, wired
+from tools.offline import Registered, Run, SecretConfigValue, run_program, stack_config, wired
 
 MICROSERVICES = "aws-patterns:microservices:Microservices"
 SERVICE = "aws-patterns:microservices:Service"

@@ -23,8 +23,8 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from components.config import validate
-from components.microservices import MicroservicesArgs, ServiceArgs
-from tests.harness import ROOT
+from components.microservices.component import MicroservicesArgs, ServiceArgs
+from tools.offline import ROOT
 
 REGION = "us-east-1"
 BUS = "orders-bus"

@@ -14,7 +14,7 @@ import pulumi_aws as aws
 import pytest
 
 from components.config import ConfigError, validate
-from components.multi_tier import (
+from components.multi_tier.component import (
     AMI_PARAMETERS,
     DB_PORT,
     HEALTH_PATH,
@@ -25,7 +25,7 @@ from components.multi_tier import (
 )
 from components.network import Network, NetworkArgs
 from tests.conftest import run_with
-from tests.harness import ACCOUNT, Registered, Run, run_program, stack_config, wired
+from tools.offline import ACCOUNT, Registered, Run, run_program, stack_config, wired
 
 COMPONENT = "aws-patterns:multiTier:MultiTier"
 SG = "aws:ec2/securityGroup:SecurityGroup"

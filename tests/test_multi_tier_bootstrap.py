@@ -18,15 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from components import multi_tier
-from components.multi_tier import (
+from components.multi_tier import component as multi_tier
+from components.multi_tier.component import (
     ARTIFACT_FILES,
     SETTINGS_MARKER,
     ami_architecture,
     build_artifact,
     render_user_data,
 )
-from tests.harness import ROOT, run_program
+from tools.offline import ROOT, run_program
 
 APP_DIR = ROOT / "apps" / "web"
 UNIT = APP_DIR / "web.service"

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from components.config import RESERVED_TAG_KEYS, validate
-from components.defaults import PROFILES, PROJECT
+from components.config import PROFILES, validate
+from components.defaults import PROJECT
 from components.naming import AUTONAME_SUFFIX, LOWERCASE_KINDS, MIN_LENGTHS, NAME_LIMITS, physical_name, standard_tags
+from components.schema import RESERVED_TAG_KEYS
 
 SETTINGS = settings(max_examples=200, deadline=None, database=None)
 

@@ -9,7 +9,7 @@ import pytest
 from components.config import StackConfig, validate
 from components.network import subnet_cidrs
 from tests.conftest import run_with
-from tests.harness import STACKS, Registered, Run, stack_config, wired
+from tools.offline import STACKS, Registered, Run, stack_config, wired
 
 NETWORK = "aws-patterns:network:Network"
 # Every pattern but the network off, so these tests see the network's own choices (the VPC

@@ -6,16 +6,19 @@ CloudWatch metric documentation), written out here independently of components/o
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from typing import Any
 
+import pulumi
 import pytest
 
 from components.config import ConfigError, StackConfig, validate
-from components.observability import ALARMS, COLLECTORS, ObservabilityArgs
+from components.observability import ALARMS, ObservabilityArgs
+from components.patterns import PATTERNS
 from tests.conftest import run_with
-from tests.harness import ROOT, STACKS, Registered, Run, run_program, stack_config, wired
+from tools.offline import ROOT, STACKS, Registered, Run, run_program, stack_config, wired
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 FUNCTION = "aws:lambda/function:Function"
@@ -448,13 +451,20 @@ def test_config_mistakes_are_named_by_key(overrides: dict[str, Any], key: str) -
     assert [r for r, _ in monitors[0].requests if r.type != "pulumi:pulumi:Stack"] == []
 
 
-def test_a_pattern_without_a_collector_is_refused() -> None:
+def test_a_pattern_component_without_monitored_is_refused() -> None:
     cfg = _config("dev")
-    with pytest.raises(ValueError, match=r"no collector for the patterns \['dataLake'\]"):
+    with pytest.raises(ValueError, match=r"the components of \['dataLake'\] have no monitored\(\) method"):
         ObservabilityArgs.from_config(cfg, {"dataLake": object()})
-    # Every pattern block of the schema has a collector.
-    patterns = {f.alias for n, f in StackConfig.model_fields.items() if n not in ("region", "environment", "tags")}
-    assert patterns - {"common", "network", "functions", "observability"} == set(COLLECTORS)
+
+
+@pytest.mark.parametrize("pattern", PATTERNS, ids=lambda p: p.key)
+def test_every_registered_pattern_says_what_it_monitors(pattern: Any) -> None:
+    """A registered pattern whose component cannot say what to watch would get no alarms."""
+    package = importlib.import_module(f"components.{pattern.attribute}")
+    exported = [getattr(package, name) for name in package.__all__]
+    components = [c for c in exported if isinstance(c, type) and issubclass(c, pulumi.ComponentResource)]
+    assert components, f"components.{pattern.attribute} exports no component"
+    assert all(callable(getattr(c, "monitored", None)) for c in components)
 
 
 @pytest.mark.parametrize("stack", STACKS)

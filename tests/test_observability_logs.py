@@ -19,7 +19,7 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from moto import mock_aws
 
-from tests.harness import ROOT
+from tools.offline import ROOT
 
 REGION = "us-east-1"
 LAMBDAS = ROOT / "lambdas"

@@ -27,7 +27,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from policy.pack import build_policies, default_tags, engine_environment, plain
 from policy.wellarchitected import RULES, UNKNOWN
-from tests.harness import ROOT
+from tools.offline import ROOT
 
 TAGS = {"project": "aws-patterns", "stack": "prod", "environment": "prod", "managed-by": "pulumi"}
 OPTS = PolicyResourceOptions(False, [], None, [], None, [], None)  # type: ignore[arg-type]

@@ -16,8 +16,8 @@ import pytest
 from components.config import ConfigError
 from components.naming import name_tag
 from tests.conftest import run_with
-from tests.harness import PROJECT, ROOT, STACKS, Run, run_program, stack_config
 from tools import plan
+from tools.offline import PROJECT, ROOT, STACKS, Run, run_program, stack_config
 
 
 @cache

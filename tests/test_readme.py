@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from components.config import StackConfig
-from components.defaults import PROFILES
+from components.config import PROFILES, StackConfig
 from components.network import subnet_cidrs
-from tests.harness import ROOT
+from tools.offline import ROOT
 
 README = (ROOT / "README.md").read_text()
 ROWS = {m.group(1): m.group(2) for m in re.finditer(r"^\| `([^`]+)` \| (.*) \|$", README, re.MULTILINE)}

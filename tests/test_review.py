@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from policy.wellarchitected import ADVISORY, MANDATORY, PILLARS, RULES
-from tests.harness import ROOT, STACKS, Run, run_program, stack_config
 from tools import review
+from tools.offline import ROOT, STACKS, Run, run_program, stack_config
 
 README = (ROOT / "README.md").read_text()
 

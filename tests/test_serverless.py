@@ -10,9 +10,10 @@ import pytest
 
 from components.config import ConfigError, StackConfig, validate
 from components.defaults import deep_merge
-from components.serverless import ROUTES, Serverless, ServerlessArgs
+from components.serverless import Serverless, ServerlessArgs
+from components.serverless.component import ROUTES
 from tests.conftest import run_with
-from tests.harness import ACCOUNT, UNKNOWN, Registered, Run, run_program, stack_config, wired
+from tools.offline import ACCOUNT, UNKNOWN, Registered, Run, run_program, stack_config, wired
 
 ORIGINS = ["https://app.example.com", "http://localhost:3000"]
 BUCKET = "aws:s3/bucket:Bucket"

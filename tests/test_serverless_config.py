@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.config import HTTP_API_INTEGRATION_TIMEOUT_S, S3_MAX_PUT_BYTES, ConfigError, validate
-from components.defaults import PROFILES
+from components.config import PROFILES, ConfigError, validate
+from components.serverless.config import HTTP_API_INTEGRATION_TIMEOUT_S, S3_MAX_PUT_BYTES
 
 SETTINGS = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 ENVIRONMENTS = sorted(PROFILES)

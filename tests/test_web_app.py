@@ -29,8 +29,8 @@ import pytest
 from moto import mock_aws
 from psycopg import sql
 
-from components.multi_tier import HEALTH_PATH
-from tests.harness import ROOT
+from components.multi_tier.component import HEALTH_PATH
+from tools.offline import ROOT
 
 APP_DIR = ROOT / "apps" / "web"
 REGION = "eu-west-1"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.harness import ROOT
+from tools.offline import ROOT
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 

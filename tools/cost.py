@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from tests.harness import STACKS, Registered, Run, run_program
+from tools.offline import STACKS, Registered, Run, run_program
 
 PRICES_FILE = Path(__file__).resolve().parent / "prices.yaml"
 

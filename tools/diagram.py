@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.harness import ROOT, STACKS, Registered, Run, run_program
+from tools.offline import ROOT, STACKS, Registered, Run, run_program
 
 DIAGRAMS = ROOT / "docs" / "diagrams"
 README = ROOT / "README.md"

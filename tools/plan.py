@@ -19,8 +19,8 @@ import sys
 from collections import Counter
 
 from components.config import ConfigError
-from tests.harness import STACKS, Registered, Run, run_program, stack_config
 from tools import review
+from tools.offline import STACKS, Registered, Run, run_program, stack_config
 
 
 def _tree(run: Run) -> list[str]:

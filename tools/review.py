@@ -20,8 +20,8 @@ from components.config import ConfigError
 from components.defaults import NAMESPACE
 from policy.pack import default_tags
 from policy.wellarchitected import MANDATORY, PILLARS, RULES, Context, Finding, Resource, check_stack
-from tests.harness import STACKS, Run, run_program, stack_config
 from tools import cost, diagram
+from tools.offline import STACKS, Run, run_program, stack_config
 
 
 def resources(run: Run) -> list[Resource]:

@@ -16,14 +16,18 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pulumi
 import pulumi_aws as aws
 
-from components.config import DOCUMENTATION_RANGES, StackConfig
+from components.hybrid.config import DOCUMENTATION_RANGES
 from components.naming import name_tag
 from components.network import Network
+from components.observability import Monitored
+
+if TYPE_CHECKING:
+    from components.config import StackConfig
 
 # IKEv1 is kept by AWS for old devices only; every current device speaks IKEv2.
 IKE_VERSIONS = ["ikev2"]
@@ -225,6 +229,10 @@ class Hybrid(pulumi.ComponentResource):
                 "customerGatewayConfiguration": self.customer_gateway_configuration,
             }
         )
+
+    def monitored(self) -> Monitored:
+        """What of this pattern gets alarms and a dashboard section (components/observability.py)."""
+        return Monitored("Hybrid", vpn_connections={"vpn": self.vpn_connection})
 
     def _tunnel_options(self, n: int, tunnel: TunnelSettings, args: HybridArgs) -> dict[str, object]:
         """The `tunnel<n>_*` arguments of the VPN connection for one tunnel."""

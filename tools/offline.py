@@ -1,6 +1,7 @@
 """Run the real `__main__.py` in-process under Pulumi's mocks and record what it registers.
 
-Used by the test suite and by the offline plan (`make plan`). No CLI, no credentials, no AWS.
+The offline engine of the product: `make plan`, `make review`, `make diagrams`, `make cost` and the
+test suite all run the program through it. No CLI, no credentials, no AWS.
 
 - `Mocks` returns realistic computed outputs (camelCase: id, arn, name, and the type-specific
   ones such as dnsName or invokeUrl) and answers the invokes the program makes. In preview mode

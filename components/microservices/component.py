@@ -25,15 +25,19 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components import policies
-from components.config import KeyAttribute, SecondaryIndex, StackConfig
 from components.functions import FunctionSettings, PythonFunction, PythonFunctionArgs
+from components.microservices.config import KeyAttribute, SecondaryIndex
 from components.naming import log_group_prefix, name_tag
+from components.observability import Monitored, RestStage
+
+if TYPE_CHECKING:
+    from components.config import StackConfig
 
 # Index reads; the other table actions apply to the table alone.
 INDEX_ACTIONS = ("Query", "Scan")
@@ -446,6 +450,15 @@ class Microservices(pulumi.ComponentResource):
         self.service_urls = {s.name: pulumi.Output.concat(self.stage.invoke_url, s.base_path) for s in args.services}
         self.namespace = self._discovery(name, args, child)
         self.register_outputs({"url": self.url, "serviceUrls": self.service_urls})
+
+    def monitored(self) -> Monitored:
+        """What of this pattern gets alarms and a dashboard section (components/observability.py)."""
+        return Monitored(
+            "Microservices",
+            functions={name: s.function.function for name, s in self.services.items()},
+            rest_stages={"api": RestStage(self.rest_api, self.stage)},
+            tables={name: s.table for name, s in self.services.items()},
+        )
 
     def _resources(self, args: MicroservicesArgs, child: pulumi.ResourceOptions) -> dict[str, aws.apigateway.Resource]:
         """One API resource per path prefix any route uses, parents before children."""

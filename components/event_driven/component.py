@@ -26,17 +26,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_aws as aws
 
-from components import config as schema
 from components import policies
-from components.config import StackConfig
 from components.defaults import NAMESPACE
+from components.event_driven import config as schema
 from components.functions import FunctionSettings, PythonFunction, PythonFunctionArgs
 from components.naming import name_tag
+from components.observability import Monitored, Rule
+
+if TYPE_CHECKING:
+    from components.config import StackConfig
 
 # SQS keeps messages 4 days by default. Dead-letter queues keep them the maximum, 14 days: a
 # standard queue keeps a message's original enqueue time when it moves, so a DLQ with the same
@@ -59,7 +62,7 @@ def visibility_timeout(function_timeout: int, batching_window: int) -> int:
 
 @dataclass(frozen=True)
 class EventDrivenArgs:
-    settings: schema.EventDriven
+    settings: schema.EventDrivenConfig
     functions: FunctionSettings
     protect: bool = False
     deletion_protection: bool = False
@@ -162,6 +165,20 @@ class EventDriven(pulumi.ComponentResource):
                 "topicArns": {t: topic.arn for t, topic in self.topics.items()},
                 "functionNames": {f: fn.function.name for f, fn in self.functions.items()},
             }
+        )
+
+    def monitored(self) -> Monitored:
+        """What of this pattern gets alarms and a dashboard section (components/observability.py)."""
+        return Monitored(
+            "Event-driven",
+            functions={name: fn.function for name, fn in self.functions.items()},
+            queues=dict(self.queues),
+            dead_letter_queues={
+                **{f"{q}-dlq": dlq for q, dlq in self.dead_letter_queues.items()},
+                **{f"{t.replace('/', '-')}-dlq": dlq for t, dlq in self.target_dead_letter_queues.items()},
+            },
+            rules={name: Rule(rule, self.bus) for name, rule in self.rules.items()},
+            tables=dict(self.tables),
         )
 
     # --- queues --------------------------------------------------------------------------------

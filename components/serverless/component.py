@@ -23,20 +23,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
 
 from components import policies
-from components.config import (
-    HTTP_API_INTEGRATION_TIMEOUT_S,
-    ApiThrottling,
-    FunctionSize,
-    StackConfig,
-    UploadLifecycle,
-)
 from components.functions import FunctionSettings, PythonFunction, PythonFunctionArgs
 from components.naming import log_group_prefix, name_tag
+from components.observability import HttpStage, Monitored
+from components.schema import ApiThrottling, FunctionSize
+from components.serverless.config import HTTP_API_INTEGRATION_TIMEOUT_S, UploadLifecycle
+
+if TYPE_CHECKING:
+    from components.config import StackConfig
 
 METRICS_NAMESPACE = "aws-patterns/serverless"
 # The routes the intake function serves: (method, path) as API Gateway spells them.
@@ -236,6 +236,15 @@ class Serverless(pulumi.ComponentResource):
 
         self._api(name, args, child)
         self.register_outputs({"apiUrl": self.api_url, "bucketName": self.bucket.bucket, "tableName": self.table.name})
+
+    def monitored(self) -> Monitored:
+        """What of this pattern gets alarms and a dashboard section (components/observability.py)."""
+        return Monitored(
+            "Serverless",
+            functions={"intake": self.intake.function, "processor": self.processor.function},
+            http_stages={"api": HttpStage(self.api, self.stage)},
+            tables={"uploads": self.table},
+        )
 
     def _bucket(
         self, name: str, args: ServerlessArgs, child: pulumi.ResourceOptions, stateful: pulumi.ResourceOptions

@@ -39,18 +39,21 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components import policies
-from components.config import StackConfig
 from components.defaults import PROJECT
 from components.naming import name_tag, physical_name, standard_tags
 from components.network import Network
+from components.observability import LoadBalancer, Monitored
 
-APP_DIR = Path(__file__).resolve().parent.parent / "apps" / "web"
+if TYPE_CHECKING:
+    from components.config import StackConfig
+
+APP_DIR = Path(__file__).resolve().parents[2] / "apps" / "web"
 # What the instances need from apps/web: the app, its pinned requirements and its unit file.
 ARTIFACT_FILES = ("app.py", "requirements.txt", "web.service")
 USER_DATA_TEMPLATE = APP_DIR / "user-data.sh"
@@ -248,6 +251,15 @@ class MultiTier(pulumi.ComponentResource):
         self.db_endpoint = self.database.endpoint
         self.db_secret_arn = secret_arn
         self.register_outputs({"url": self.url, "dbEndpoint": self.db_endpoint, "dbSecretArn": secret_arn})
+
+    def monitored(self) -> Monitored:
+        """What of this pattern gets alarms and a dashboard section (components/observability.py)."""
+        return Monitored(
+            "Multi-tier",
+            load_balancers={"web": LoadBalancer(self.load_balancer, self.target_group)},
+            auto_scaling_groups={"web": self.auto_scaling_group},
+            databases={"db": self.database},
+        )
 
     # --- the security-group chain -------------------------------------------------------------
 

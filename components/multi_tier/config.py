@@ -1,0 +1,72 @@
+"""The `multiTier` config block: ALB, Auto Scaling web tier and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from components.schema import CROSS_FIELD, Ipv4Cidr, Model, unique
+
+# EC2 instance types such as t4g.small or m7i-flex.large; RDS classes are the same with `db.`.
+_INSTANCE_TYPE = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
+_CERTIFICATE_ARN = r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$"
+# A pinned major.minor PostgreSQL version RDS offers (the parameter group family follows the major).
+_POSTGRES_VERSION = r"^1[3-8]\.\d{1,2}$"
+
+
+class MultiTierInstances(Model):
+    instance_type: Annotated[str, Field(pattern=_INSTANCE_TYPE)]
+    min_size: int = Field(ge=1, le=100)
+    max_size: int = Field(ge=1, le=100)
+    health_check_grace_seconds: int = Field(ge=0, le=7200)
+    scaling_metric: Literal["cpu", "requestCount"]
+    scaling_target: int = Field(ge=1, le=100_000)
+
+
+class MultiTierDatabase(Model):
+    engine_version: Annotated[str, Field(pattern=_POSTGRES_VERSION)]
+    instance_class: Annotated[str, Field(pattern=r"^db\." + _INSTANCE_TYPE[1:])]
+    allocated_storage_gb: int = Field(ge=20, le=65536)
+    backup_retention_days: int = Field(ge=0, le=35)
+    performance_insights: bool
+    log_exports: Annotated[list[Literal["postgresql", "upgrade", "iam-db-auth-error"]], AfterValidator(unique)]
+
+
+class MultiTierConfig(Model):
+    enabled: bool
+    allowed_cidrs: Annotated[list[Ipv4Cidr], Field(min_length=1, max_length=50), AfterValidator(unique)]
+    certificate_arn: Annotated[str, Field(pattern=_CERTIFICATE_ARN)] | None = None
+    access_logs: bool
+    app_port: int = Field(ge=1024, le=65535)  # the app runs unprivileged
+    instances: MultiTierInstances
+    database: MultiTierDatabase
+
+    @model_validator(mode="after")
+    def _sizes(self) -> MultiTierConfig:
+        inst = self.instances
+        if inst.min_size > inst.max_size:
+            raise ValueError(
+                f"{CROSS_FIELD}instances.minSize: {inst.min_size} is more than instances.maxSize {inst.max_size}"
+            )
+        if inst.scaling_metric == "cpu" and inst.scaling_target > 100:
+            raise ValueError(
+                f"{CROSS_FIELD}instances.scalingTarget: {inst.scaling_target} is not a CPU percentage (1-100)"
+            )
+        return self
+
+
+def fits_the_stack(cfg: Any) -> None:
+    """What the multi-tier block needs from the rest of the stack (the network, the region)."""
+    tier = cfg.multi_tier
+    if tier.enabled and cfg.network.nat_strategy == "none":
+        # Instances install Python packages and read their secret over the internet at boot.
+        raise ValueError(
+            f"{CROSS_FIELD}network.natStrategy: multiTier needs egress from the private subnets "
+            "(single or perAz), not none"
+        )
+    if tier.certificate_arn and tier.certificate_arn.split(":")[3] != cfg.region:
+        raise ValueError(
+            f"{CROSS_FIELD}multiTier.certificateArn: an ALB can only use an ACM certificate of its own "
+            f"region ({cfg.region})"
+        )
