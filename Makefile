@@ -38,8 +38,10 @@ format: setup
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# On every core. A test module runs on one worker (--dist loadfile): the PostgreSQL-backed tests
+# (tests/test_web_app.py) share one database and role and must not run side by side.
 test: lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadfile
 
 bench: setup
 	$(PY) -m benchmarks.plan_overhead

@@ -20,7 +20,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import policies
-from components.naming import log_group_prefix, name_tag
+from components.naming import caller_account, log_group_prefix, name_tag
 from components.schema import LAMBDAS_DIR
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ class PythonFunction(pulumi.ComponentResource):
             tags=name_tag(name),
             opts=child,
         )
-        account = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self)).account_id
+        account = caller_account(self)
         self.role = aws.iam.Role(
             name,
             assume_role_policy=policies.trust("lambda.amazonaws.com", account),

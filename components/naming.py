@@ -88,6 +88,21 @@ def log_group_prefix(service: str, *parts: str) -> str:
     return f"/aws/{service}/{'-'.join([PROJECT, pulumi.get_stack(), *parts])}-"
 
 
+def caller_account(parent: pulumi.Resource) -> pulumi.Output[str]:
+    """The id of the account the stack deploys to, through `parent`'s provider.
+
+    The `_output` form on purpose: a synchronous invoke (`aws.get_caller_identity()`) inside the
+    running program waits for everything registered so far, so one per function made
+    registration time grow with the square of the number of functions.
+    """
+    return aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=parent)).account_id
+
+
+def partition(parent: pulumi.Resource) -> pulumi.Output[str]:
+    """The AWS partition (`aws`, `aws-cn`, `aws-us-gov`) of `parent`'s provider (see caller_account)."""
+    return aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=parent)).partition
+
+
 def build_provider(cfg: StackConfig) -> aws.Provider:
     """The explicit AWS provider every component uses (region and default tags from config)."""
     return aws.Provider(

@@ -22,7 +22,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import policies
-from components.naming import name_tag
+from components.naming import caller_account, name_tag
 from components.schema import ConfigError, NatStrategy
 
 if TYPE_CHECKING:
@@ -230,7 +230,7 @@ class Network(pulumi.ComponentResource):
             tags=name_tag(name, "flow-logs"),
             opts=child,
         )
-        account = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self)).account_id
+        account = caller_account(self)
         role = aws.iam.Role(
             f"{name}-flow-logs",
             # Confused-deputy guard: only this account's flow logs may assume it.

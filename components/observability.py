@@ -41,7 +41,7 @@ import pulumi_aws as aws
 
 from components import policies, schema
 from components.defaults import PROJECT
-from components.naming import name_tag
+from components.naming import caller_account, name_tag
 
 if TYPE_CHECKING:
     from components.config import StackConfig
@@ -330,8 +330,10 @@ class Observability(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
         self._args = args
         self._watched: list[_Watched] = []
-        account = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self)).account_id
-        alarms_arn = f"arn:aws:cloudwatch:{args.region}:{account}:alarm:{alarm_name_prefix()}*"
+        account = caller_account(self)
+        alarms_arn = pulumi.Output.concat(
+            f"arn:aws:cloudwatch:{args.region}:", account, f":alarm:{alarm_name_prefix()}*"
+        )
 
         self.key = self._key(name, account, alarms_arn)
         self.topic = aws.sns.Topic(
@@ -389,7 +391,7 @@ class Observability(pulumi.ComponentResource):
             }
         )
 
-    def _key(self, name: str, account: pulumi.Input[str], alarms_arn: str) -> aws.kms.Key:
+    def _key(self, name: str, account: pulumi.Input[str], alarms_arn: pulumi.Input[str]) -> aws.kms.Key:
         return aws.kms.Key(
             name,
             description="Encrypts the alarm topic; CloudWatch may use it for this stack's alarms only",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pulumi
@@ -15,7 +14,7 @@ def document(statements: list[dict[str, Any]]) -> pulumi.Output[str]:
     return pulumi.Output.json_dumps({"Version": VERSION, "Statement": statements})
 
 
-def trust(service: str, account: str | None = None) -> str:
+def trust(service: str, account: pulumi.Input[str] | None = None) -> pulumi.Output[str]:
     """The assume-role policy letting an AWS service principal use a role.
 
     With `account`, only on behalf of that account (the confused-deputy guard); some services
@@ -24,7 +23,7 @@ def trust(service: str, account: str | None = None) -> str:
     statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
     if account is not None:
         statement["Condition"] = {"StringEquals": {"aws:SourceAccount": account}}
-    return json.dumps({"Version": VERSION, "Statement": [statement]})
+    return pulumi.Output.json_dumps({"Version": VERSION, "Statement": [statement]})
 
 
 def tls_only(resource: pulumi.Input[str] | list[pulumi.Input[str]], actions: str) -> dict[str, Any]:

@@ -8,9 +8,7 @@ from typing import Any
 import pytest
 
 from components.defaults import deep_merge
-from tools.offline import PROJECT, STACKS, Run, encode_config, run_program, stack_config
-
-_RUNS: dict[tuple[str, bool], Run] = {}
+from tools.offline import PROJECT, STACKS, Run, encode_config, run_cached, stack_config
 
 
 @pytest.fixture(
@@ -18,13 +16,7 @@ _RUNS: dict[tuple[str, bool], Run] = {}
 )
 def stack_run(request: pytest.FixtureRequest) -> Run:
     """The program run for one shipped stack, in preview (unknowns) or up (computed outputs) mode."""
-    key = request.param
-    if key not in _RUNS:
-        _RUNS[key] = run_program(*key)
-    return _RUNS[key]
-
-
-_OVERRIDDEN: dict[str, Run] = {}
+    return run_cached(*request.param)
 
 
 def run_with(stack: str, overrides: dict[str, Any], preview: bool = False) -> Run:
@@ -32,17 +24,10 @@ def run_with(stack: str, overrides: dict[str, Any], preview: bool = False) -> Ru
 
     Runs are deterministic, so identical requests share one run (tests only read a Run).
     """
-    key = json.dumps([stack, overrides, preview], sort_keys=True)
-    if key not in _OVERRIDDEN:
-        _OVERRIDDEN[key] = _run_with(stack, overrides, preview)
-    return _OVERRIDDEN[key]
-
-
-def _run_with(stack: str, overrides: dict[str, Any], preview: bool) -> Run:
     config = stack_config(stack)
     for key, value in overrides.items():
         full_key = key if ":" in key else f"{PROJECT}:{key}"
         if isinstance(value, dict) and full_key in config:
             value = deep_merge(json.loads(config[full_key]), value)
         config.update(encode_config({full_key: value}))
-    return run_program(stack, preview, config=config)
+    return run_cached(stack, preview, config=config)

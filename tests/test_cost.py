@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tools.cost import ALWAYS_ON, EXAMPLES, FREE, PRICES_FILE, USAGE, Prices, estimate, render, unclassified
-from tools.offline import STACKS, Registered, Run, run_program
+from tools.offline import STACKS, Registered, Run, run_cached
 
 TABLE = {
     "region": "us-east-1",
@@ -142,7 +142,7 @@ def test_classification_is_unambiguous() -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_type_the_program_creates_is_priced_or_known_free(stack: str) -> None:
-    run = run_program(stack, preview=False)
+    run = run_cached(stack, preview=False)
     assert unclassified(run) == [], "classify these in tools/cost.py (ALWAYS_ON with a price, USAGE or FREE)"
     lines = estimate(run, Prices.load())  # raises when an instance type or class has no price
     assert all(line.monthly >= 0 for line in lines)

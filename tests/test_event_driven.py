@@ -21,8 +21,8 @@ from components.event_driven.component import (
     EventDriven,
     EventDrivenArgs,
 )
-from tests.conftest import _RUNS, run_with
-from tools.offline import STACKS, Registered, Run, run_program, stack_config, wired
+from tests.conftest import run_with
+from tools.offline import STACKS, Registered, Run, run_cached, run_program, stack_config, wired
 
 QUEUE = "aws:sqs/queue:Queue"
 QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
@@ -64,6 +64,9 @@ def _stack_config(stack: str) -> StackConfig:
     return validate(decoded, stack_config(stack)["aws:region"])
 
 
+_RUNS: dict[tuple[str, bool], Run] = {}
+
+
 def _get_run(source: str, preview: bool) -> Run:
     key = (source, preview)
     if key not in _RUNS:
@@ -71,7 +74,7 @@ def _get_run(source: str, preview: bool) -> Run:
             args = EventDrivenArgs.from_config(rich_config())
             _RUNS[key] = run_program("dev", preview, program=lambda: EventDriven("events", args))
         else:
-            _RUNS[key] = run_program(source, preview)
+            _RUNS[key] = run_cached(source, preview)
     run = _RUNS[key]
     _CONFIGS[id(run)] = rich_config() if source == "rich" else _stack_config(source)
     return run

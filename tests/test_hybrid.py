@@ -19,7 +19,17 @@ from components.hybrid import Hybrid, HybridArgs
 from components.naming import name_tag
 from components.network import Network, NetworkArgs
 from tests.conftest import run_with
-from tools.offline import UNKNOWN, Registered, Run, SecretConfigValue, mock_secret, run_program, stack_config, wired
+from tools.offline import (
+    UNKNOWN,
+    Registered,
+    Run,
+    SecretConfigValue,
+    mock_secret,
+    run_cached,
+    run_program,
+    stack_config,
+    wired,
+)
 
 CGW = "aws:ec2/customerGateway:CustomerGateway"
 VGW = "aws:ec2/vpnGateway:VpnGateway"
@@ -78,7 +88,7 @@ def hybrid_run(stack_run: Run) -> Run:
 
 def test_shipped_staging_and_prod_enable_hybrid_and_dev_does_not() -> None:
     assert [_config(s).hybrid.enabled for s in ("dev", "staging", "prod")] == [False, True, True]
-    dev = run_program("dev", preview=True)
+    dev = run_cached("dev", preview=True)
     assert dev.by_type(COMPONENT) == [] and "hybrid" not in dev.outputs
 
 

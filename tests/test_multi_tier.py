@@ -25,7 +25,7 @@ from components.multi_tier.component import (
 )
 from components.network import Network, NetworkArgs
 from tests.conftest import run_with
-from tools.offline import ACCOUNT, Registered, Run, run_program, stack_config, wired
+from tools.offline import ACCOUNT, Registered, Run, run_cached, run_program, stack_config, wired
 
 COMPONENT = "aws-patterns:multiTier:MultiTier"
 SG = "aws:ec2/securityGroup:SecurityGroup"
@@ -73,21 +73,10 @@ def _subnets(run: Run, tier: str) -> list[Registered]:
     return [s for s in run.by_type(SUBNET) if s.inputs["tags"]["tier"] == tier]
 
 
-_RUNS: dict[tuple[str, bool], tuple[Run, Any]] = {}
-
-
-def _program(stack: str, preview: bool) -> tuple[Run, Any]:
-    """One cached run per shipped stack and mode, with its recording monitor."""
-    if (stack, preview) not in _RUNS:
-        monitors: list = []
-        _RUNS[stack, preview] = (run_program(stack, preview, monitors=monitors), monitors[0])
-    return _RUNS[stack, preview]
-
-
 @pytest.fixture(params=[("staging", True), ("staging", False), ("prod", True), ("prod", False)], ids=str)
 def run(request: pytest.FixtureRequest) -> Run:
     """The shipped stacks that enable multiTier, in preview and up modes."""
-    return _program(*request.param)[0]
+    return run_cached(*request.param)
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +92,7 @@ def test_dev_does_not_enable_multi_tier_and_staging_and_prod_do() -> None:
     assert not _cfg("dev").multi_tier.enabled
     for stack in ("staging", "prod"):
         assert _cfg(stack).multi_tier.enabled
-        assert len(_program(stack, True)[0].by_type(COMPONENT)) == 1
+        assert len(run_cached(stack, True).by_type(COMPONENT)) == 1
 
 
 def test_enabling_it_builds_the_network_even_when_network_is_off(dev_run: Run) -> None:
@@ -279,9 +268,8 @@ def test_auto_scaling_group_wiring(run: Run) -> None:
 
 
 def test_desired_capacity_changes_are_ignored() -> None:
-    _, monitor = _program("staging", True)
-    (request,) = [req for req, _ in monitor.requests if req.type == ASG]
-    assert "desiredCapacity" in request.ignoreChanges
+    (group,) = run_cached("staging", True).by_type(ASG)
+    assert "desiredCapacity" in group.ignore_changes
 
 
 def test_scaling_policy_tracks_the_configured_metric(run: Run) -> None:
@@ -369,7 +357,7 @@ def test_exported_logs_land_in_groups_with_retention_created_first(run: Run) -> 
 
 
 def test_prod_keeps_a_final_snapshot_and_protects_the_database() -> None:
-    prod = _one(_program("prod", True)[0], DB)
+    prod = _one(run_cached("prod", True), DB)
     assert prod.protect is True
     assert prod.inputs["skipFinalSnapshot"] is False
     assert prod.inputs["finalSnapshotIdentifier"].startswith(prod.inputs["identifier"])
@@ -387,7 +375,7 @@ def test_dev_skips_the_final_snapshot_and_can_be_destroyed(dev_run: Run) -> None
 
 
 def test_profiles_size_dev_smaller_than_prod(dev_run: Run) -> None:
-    prod = _program("prod", True)[0]
+    prod = run_cached("prod", True)
     dev_cfg, prod_cfg = _cfg("dev").multi_tier, _cfg("prod").multi_tier
     assert _one(dev_run, LT).inputs["instanceType"] == dev_cfg.instances.instance_type == "t4g.micro"
     assert _one(prod, LT).inputs["instanceType"] == prod_cfg.instances.instance_type != "t4g.micro"
@@ -401,7 +389,7 @@ def test_profiles_size_dev_smaller_than_prod(dev_run: Run) -> None:
 
 
 def test_outputs_name_the_url_and_endpoint_but_no_password() -> None:
-    run = _program("prod", False)[0]
+    run = run_cached("prod", False)
     exported = run.outputs["multiTier"]
     alb, db = _one(run, ALB), _one(run, DB)
     assert exported["url"] == f"http://{alb.outputs['dnsName']}"

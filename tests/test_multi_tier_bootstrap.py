@@ -26,7 +26,7 @@ from components.multi_tier.component import (
     build_artifact,
     render_user_data,
 )
-from tools.offline import ROOT, run_program
+from tools.offline import ROOT, run_cached
 
 APP_DIR = ROOT / "apps" / "web"
 UNIT = APP_DIR / "web.service"
@@ -45,7 +45,7 @@ def _tool(name: str) -> str:
 @pytest.fixture(scope="module")
 def user_data() -> str:
     """The decoded user data of the launch template a mock `pulumi up` of prod registers."""
-    run = run_program("prod", preview=False)
+    run = run_cached("prod", preview=False)
     (template,) = run.by_type("aws:ec2/launchTemplate:LaunchTemplate")
     return base64.b64decode(template.inputs["userData"]).decode()
 

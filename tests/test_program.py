@@ -17,7 +17,7 @@ from components.config import ConfigError
 from components.naming import name_tag
 from tests.conftest import run_with
 from tools import plan
-from tools.offline import PROJECT, ROOT, STACKS, Run, run_program, stack_config
+from tools.offline import PROJECT, ROOT, STACKS, Run, run_cached, run_program, stack_config
 
 
 @cache
@@ -108,7 +108,7 @@ def test_unknown_key_is_an_error_not_ignored() -> None:
 def test_plan_lists_every_resource(capsys: pytest.CaptureFixture[str]) -> None:
     assert plan.main(["prod"]) == 0
     printed = capsys.readouterr().out
-    run = run_program("prod", preview=True)
+    run = run_cached("prod", preview=True)
     assert f"Resources: {len(run.aws_resources)} AWS resources" in printed
     for res in run.aws_resources:
         assert f"{res.type}  {res.name}" in printed

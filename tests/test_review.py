@@ -10,7 +10,7 @@ import pytest
 
 from policy.wellarchitected import ADVISORY, MANDATORY, PILLARS, RULES
 from tools import review
-from tools.offline import ROOT, STACKS, Run, run_program, stack_config
+from tools.offline import ROOT, STACKS, Run, run_cached, run_program, stack_config
 
 README = (ROOT / "README.md").read_text()
 
@@ -28,7 +28,7 @@ def _section(title: str) -> str:
 def stack_review(request: pytest.FixtureRequest) -> tuple[str, str, list]:
     stack = request.param
     environment = stack_config(stack)["aws-patterns:environment"]
-    return stack, environment, review.review(run_program(stack, preview=False), environment)
+    return stack, environment, review.review(run_cached(stack, preview=False), environment)
 
 
 def test_prod_passes_every_mandatory_rule(stack_review: tuple[str, str, list]) -> None:
@@ -57,7 +57,7 @@ def test_readme_lists_every_rule_with_its_pillar() -> None:
 
 
 def test_review_sees_the_provider_default_tags() -> None:
-    run = run_program("dev", preview=False)
+    run = run_cached("dev", preview=False)
     tags = review.provider_tags(run)
     assert tags["environment"] == "dev" and tags["managed-by"] == "pulumi"
 
@@ -83,7 +83,7 @@ def test_exit_status_is_one_exactly_when_a_finding_is_mandatory(tmp_path: Path, 
     everything_mandatory.write_text(json.dumps({"all": "mandatory"}))
     nothing = tmp_path / "off.json"
     nothing.write_text(json.dumps({"all": "disabled"}))
-    dev_findings = review.review(run_program("dev", preview=False), "dev")
+    dev_findings = review.review(run_cached("dev", preview=False), "dev")
     assert review.main(["dev", "--policy-config", str(everything_mandatory)]) == (1 if dev_findings else 0)
     assert review.main(["prod", "--policy-config", str(nothing)]) == 0
     prod_header = capsys.readouterr().out.split("Well-Architected review of stack 'prod'")[-1].splitlines()[0]

@@ -274,7 +274,9 @@ def test_malformed_bodies_are_4xx_json(pipeline: Pipeline, raw: str) -> None:
     assert pipeline.table.scan()["Count"] == 0
 
 
-@pytest.mark.parametrize("path", [f"/uploads/{uuid.uuid4()}", "/uploads/not-an-id", "/uploads/%2e%2e"])
+@pytest.mark.parametrize(
+    "path", ["/uploads/5f0c6d1e-8d1a-4b7e-9c3f-2a6b8e4d1c07", "/uploads/not-an-id", "/uploads/%2e%2e"]
+)
 def test_unknown_upload_is_404(pipeline: Pipeline, path: str) -> None:
     assert pipeline.call("GET", path) == (404, {"message": "upload not found"})
 
@@ -341,7 +343,9 @@ def test_reupload_after_ready_keeps_the_verified_version(pipeline: Pipeline) -> 
     assert requests.get(body["download"]["url"], timeout=5).content == PNG
 
 
-@pytest.mark.parametrize("key", [f"{PREFIX}{uuid.uuid4()}", f"{PREFIX}not-a-uuid", "elsewhere/file.png"])
+@pytest.mark.parametrize(
+    "key", [f"{PREFIX}5f0c6d1e-8d1a-4b7e-9c3f-2a6b8e4d1c07", f"{PREFIX}not-a-uuid", "elsewhere/file.png"]
+)
 def test_object_without_a_record_is_skipped(pipeline: Pipeline, key: str) -> None:
     pipeline.s3.put_object(Bucket=BUCKET, Key=key, Body=PNG, ContentType="image/png")
     assert pipeline.deliver(key) == ["unknown"]

@@ -4,6 +4,9 @@ The database comes from TEST_DATABASE_URL (`.ci/run` installs PostgreSQL from De
 starts it on loopback and exports it). Without it the tests skip locally, and fail in CI
 (CI=true), where a missing database means a broken pipeline, not a reason to pass.
 
+The tests share one database and role (one changes the role's password), so they live in this
+one module, which `make test` (`pytest -n auto --dist loadfile`) runs on a single worker.
+
 Between the app and PostgreSQL sits a small TCP relay the tests can cut, so "the database is
 down" is a real refused connection rather than a mocked exception.
 """

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from tools.offline import STACKS, Registered, Run, run_program
+from tools.offline import STACKS, Registered, Run, run_cached
 
 PRICES_FILE = Path(__file__).resolve().parent / "prices.yaml"
 
@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(stacks) - set(STACKS))
     if unknown:
         parser.error(f"no stack file for {', '.join(unknown)}")
-    runs = {stack: run_program(stack, preview=False) for stack in stacks}
+    runs = {stack: run_cached(stack, preview=False) for stack in stacks}
     print(render(runs, Prices.load()))
     return 0
 

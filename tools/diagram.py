@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.offline import ROOT, STACKS, Registered, Run, run_program
+from tools.offline import ROOT, STACKS, Registered, Run, run_cached
 
 DIAGRAMS = ROOT / "docs" / "diagrams"
 README = ROOT / "README.md"
@@ -175,7 +175,7 @@ def document(stack: str, run: Run) -> str:
 
 
 def diagram_run(stack: str) -> Run:
-    return run_program(stack, preview=True)
+    return run_cached(stack, preview=True)
 
 
 def readme_with(readme: str, stack: str, diagram: str) -> str:

@@ -52,6 +52,9 @@ class Registered:
     property_dependencies: dict[str, list[str]]
     protect: bool
     aliases: list[Any]
+    ignore_changes: list[str] = field(default_factory=list)
+    replace_on_changes: list[str] = field(default_factory=list)
+    delete_before_replace: bool = False
 
 
 @dataclass
@@ -349,9 +352,29 @@ def run_program(
                 property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
                 protect=request.protect,
                 aliases=list(request.aliases) + list(request.aliasURNs),
+                ignore_changes=list(request.ignoreChanges),
+                replace_on_changes=list(request.replaceOnChanges),
+                delete_before_replace=request.deleteBeforeReplace,
             )
         )
     return run
+
+
+_CACHE: dict[tuple[str, bool, str], Run] = {}
+
+
+def run_cached(stack: str, preview: bool, config: dict[str, str] | None = None) -> Run:
+    """`run_program` for a stack file (or an explicit engine-style `config`), once per process.
+
+    Runs are deterministic, so identical requests share one Run; callers only read it. Runs with
+    a replacement `program` or a `monitors` list are not cached (they are about side effects).
+    """
+    values = stack_config(stack) if config is None else config
+    secrets = sorted(k for k, v in values.items() if isinstance(v, SecretConfigValue))
+    key = (stack, preview, json.dumps([values, secrets], sort_keys=True))
+    if key not in _CACHE:
+        _CACHE[key] = run_program(stack, preview, config=values)
+    return _CACHE[key]
 
 
 async def _deserialize(obj: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from components.defaults import NAMESPACE
 from policy.pack import default_tags
 from policy.wellarchitected import MANDATORY, PILLARS, RULES, Context, Finding, Resource, check_stack
 from tools import cost, diagram
-from tools.offline import STACKS, Run, run_program, stack_config
+from tools.offline import STACKS, Run, run_cached, run_program, stack_config
 
 
 def resources(run: Run) -> list[Resource]:
@@ -78,7 +78,7 @@ def plan_report(stack: str, config: dict[str, str], run: Run) -> tuple[str, int]
     environment = config[f"{NAMESPACE}:environment"]
     findings = review(applied, environment)
     # The diagram does not depend on computed values, so either mode's run draws it.
-    runs = {s: applied if s == stack else run_program(s, preview=False) for s in dict.fromkeys(("dev", stack, "prod"))}
+    runs = {s: applied if s == stack else run_cached(s, preview=False) for s in dict.fromkeys(("dev", stack, "prod"))}
     sections = [
         render(findings, stack, environment),
         f"Architecture (Mermaid; committed as docs/diagrams/{stack}.md by `make diagrams`):\n{diagram.render(run)}",

@@ -35,7 +35,7 @@ from components import policies
 from components.defaults import NAMESPACE
 from components.event_driven import config as schema
 from components.functions import FunctionSettings, PythonFunction, PythonFunctionArgs
-from components.naming import name_tag
+from components.naming import caller_account, name_tag
 from components.observability import Monitored, Rule
 
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ class EventDriven(pulumi.ComponentResource):
         super().__init__("aws-patterns:eventDriven:EventDriven", name, None, opts)
         self._child = pulumi.ResourceOptions(parent=self)
         cfg = args.settings
-        self._account = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self)).account_id
+        self._account = caller_account(self)
         # Every queue by logical name, and the statements its single policy will hold.
         self._sqs_queues: dict[str, aws.sqs.Queue] = {}
         self._queue_statements: dict[str, list[dict[str, Any]]] = {}
@@ -286,7 +286,7 @@ class EventDriven(pulumi.ComponentResource):
             {
                 "Sid": "AccountAdministers",
                 "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{self._account}:root"},
+                "Principal": {"AWS": pulumi.Output.concat("arn:aws:iam::", self._account, ":root")},
                 "Action": "kms:*",
                 "Resource": "*",
             }

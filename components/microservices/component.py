@@ -33,7 +33,7 @@ import pulumi_aws as aws
 from components import policies
 from components.functions import FunctionSettings, PythonFunction, PythonFunctionArgs
 from components.microservices.config import KeyAttribute, SecondaryIndex
-from components.naming import log_group_prefix, name_tag
+from components.naming import log_group_prefix, name_tag, partition
 from components.observability import Monitored, RestStage
 
 if TYPE_CHECKING:
@@ -489,7 +489,6 @@ class Microservices(pulumi.ComponentResource):
         """With "manage", the account-level role API Gateway logs with; what stage logging waits for."""
         if args.account_logging != "manage":
             return []
-        partition = aws.get_partition(opts=pulumi.InvokeOptions(parent=self)).partition
         role = aws.iam.Role(
             f"{name}-cloudwatch",
             description="API Gateway writes access and execution logs with this role (account setting)",
@@ -501,7 +500,7 @@ class Microservices(pulumi.ComponentResource):
         attachment = aws.iam.RolePolicyAttachment(
             f"{name}-cloudwatch",
             role=role.name,
-            policy_arn=f"arn:{partition}:{PUSH_TO_CLOUDWATCH_POLICY}",
+            policy_arn=pulumi.Output.concat("arn:", partition(self), f":{PUSH_TO_CLOUDWATCH_POLICY}"),
             opts=child,
         )
         account = aws.apigateway.Account(

@@ -46,7 +46,7 @@ import pulumi_aws as aws
 
 from components import policies
 from components.defaults import PROJECT
-from components.naming import name_tag, physical_name, standard_tags
+from components.naming import caller_account, name_tag, partition, physical_name, standard_tags
 from components.network import Network
 from components.observability import LoadBalancer, Monitored
 
@@ -234,8 +234,8 @@ class MultiTier(pulumi.ComponentResource):
         self._name = name
         self._child = pulumi.ResourceOptions(parent=self)
         self.app_port = args.app_port
-        self._account = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self)).account_id
-        self._partition = aws.get_partition(opts=pulumi.InvokeOptions(parent=self)).partition
+        self._account = caller_account(self)
+        self._partition = partition(self)
 
         self._security_groups(args)
         self.database = self._database(args)
@@ -391,10 +391,12 @@ class MultiTier(pulumi.ComponentResource):
         return bucket, [controls, public_block, encryption, policy]
 
     def _access_log_bucket(self, args: MultiTierArgs) -> tuple[aws.s3.Bucket, list[pulumi.Resource]]:
-        elb_account = aws.elb.get_service_account(region=args.region, opts=pulumi.InvokeOptions(parent=self))
+        elb_account = aws.elb.get_service_account_output(
+            region=args.region, opts=pulumi.InvokeOutputOptions(parent=self)
+        )
 
         def delivery(bucket: aws.s3.Bucket) -> list[dict[str, Any]]:
-            logs = pulumi.Output.concat(bucket.arn, f"/{ALB_LOG_PREFIX}/AWSLogs/{self._account}/*")
+            logs = pulumi.Output.concat(bucket.arn, f"/{ALB_LOG_PREFIX}/AWSLogs/", self._account, "/*")
             # Regions opened before August 2022 deliver as the regional ELB account, newer ones as
             # the log-delivery service principal; granting both keeps the bucket right everywhere.
             return [
@@ -548,10 +550,10 @@ class MultiTier(pulumi.ComponentResource):
         ssm = aws.iam.RolePolicyAttachment(
             f"{name}-ssm",
             role=role.name,
-            policy_arn=f"arn:{self._partition}:iam::aws:policy/AmazonSSMManagedInstanceCore",
+            policy_arn=pulumi.Output.concat("arn:", self._partition, ":iam::aws:policy/AmazonSSMManagedInstanceCore"),
             opts=child,
         )
-        bucket_arn = pulumi.Output.concat(f"arn:{self._partition}:s3:::", artifact.bucket)
+        bucket_arn = pulumi.Output.concat("arn:", self._partition, ":s3:::", artifact.bucket)
         own = aws.iam.RolePolicy(
             name,
             role=role.id,

@@ -30,7 +30,7 @@ import pulumi_aws as aws
 
 from components import policies
 from components.functions import FunctionSettings, PythonFunction, PythonFunctionArgs
-from components.naming import log_group_prefix, name_tag
+from components.naming import caller_account, log_group_prefix, name_tag
 from components.observability import HttpStage, Monitored
 from components.schema import ApiThrottling, FunctionSize
 from components.serverless.config import HTTP_API_INTEGRATION_TIMEOUT_S, UploadLifecycle
@@ -209,7 +209,7 @@ class Serverless(pulumi.ComponentResource):
             opts=child,
         )
 
-        account = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self)).account_id
+        account = caller_account(self)
         self.bucket_permission = aws.lambda_.Permission(
             f"{name}-processor-s3",
             action="lambda:InvokeFunction",
