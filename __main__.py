@@ -23,12 +23,12 @@ with_provider = pulumi.ResourceOptions(providers=[provider])
 network = Network("network", NetworkArgs.from_config(cfg), opts=with_provider) if cfg.needs_network else None
 # Before hybrid, which lets on-premises networks reach multi_tier.app_security_group.
 multi_tier = (
-    MultiTier("multi-tier", MultiTierArgs.from_config(cfg, network), opts=with_provider)
+    MultiTier("multi-tier", MultiTierArgs.from_config(cfg, network.ids), opts=with_provider)
     if network and cfg.multi_tier.enabled
     else None
 )
 hybrid = (
-    Hybrid("hybrid", HybridArgs.from_config(cfg, network, app_tier=multi_tier), opts=with_provider)
+    Hybrid("hybrid", HybridArgs.from_config(cfg, network.ids, app_tier=multi_tier), opts=with_provider)
     if network and cfg.hybrid.enabled
     else None
 )

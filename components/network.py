@@ -43,6 +43,26 @@ def subnet_cidrs(vpc_cidr: str, az_count: int) -> dict[str, list[str]]:
 
 
 @dataclass(frozen=True)
+class NetworkIds:
+    """What the VPC patterns (multi-tier, hybrid) need of a network, by id.
+
+    A `Network` of this stack gives one (`Network.ids`); so can a network created elsewhere.
+    Every list has one entry per availability zone, in the order of `availability_zones`, and its
+    length is known when the program registers resources (patterns create one resource per entry
+    without `apply`); the ids themselves may be Outputs.
+    """
+
+    vpc_id: pulumi.Input[str]
+    availability_zones: list[str]
+    public_subnet_ids: list[pulumi.Input[str]]
+    private_subnet_ids: list[pulumi.Input[str]]
+    isolated_subnet_ids: list[pulumi.Input[str]]
+    # Where routes to on-premises networks are propagated (the hybrid pattern).
+    private_route_table_ids: list[pulumi.Input[str]]
+    isolated_route_table_ids: list[pulumi.Input[str]]
+
+
+@dataclass(frozen=True)
 class FlowLogSettings:
     traffic_type: str
     retention_days: int
@@ -85,6 +105,7 @@ class Network(pulumi.ComponentResource):
     private_route_tables: list[aws.ec2.RouteTable]
     isolated_route_tables: list[aws.ec2.RouteTable]
     nat_gateways: list[aws.ec2.NatGateway]
+    ids: NetworkIds
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("aws-patterns:network:Network", name, None, opts)
@@ -155,6 +176,16 @@ class Network(pulumi.ComponentResource):
 
         if args.flow_logs:
             self._flow_logs(name, args.flow_logs, child)
+
+        self.ids = NetworkIds(
+            vpc_id=self.vpc.id,
+            availability_zones=self.availability_zones,
+            public_subnet_ids=[s.id for s in self.public_subnets],
+            private_subnet_ids=[s.id for s in self.private_subnets],
+            isolated_subnet_ids=[s.id for s in self.isolated_subnets],
+            private_route_table_ids=[t.id for t in self.private_route_tables],
+            isolated_route_table_ids=[t.id for t in self.isolated_route_tables],
+        )
 
         self.register_outputs(
             {

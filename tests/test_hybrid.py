@@ -73,7 +73,7 @@ def _component_run(hybrid: dict[str, Any]) -> Run:
     cfg = _config("staging", config)
 
     def program() -> None:
-        Hybrid("hybrid", HybridArgs.from_config(cfg, Network("network", NetworkArgs.from_config(cfg))))
+        Hybrid("hybrid", HybridArgs.from_config(cfg, Network("network", NetworkArgs.from_config(cfg)).ids))
 
     return run_program("staging", preview=True, config=config, program=program)
 
@@ -218,7 +218,7 @@ def test_component_opens_exactly_the_given_port(port: int) -> None:
     def program() -> None:
         network = Network("network", NetworkArgs.from_config(cfg))
         group = aws.ec2.SecurityGroup("app", vpc_id=network.vpc.id, tags=name_tag("app"))
-        Hybrid("hybrid", HybridArgs.from_config(cfg, network, app_tier=_AppTier(group, port)))
+        Hybrid("hybrid", HybridArgs.from_config(cfg, network.ids, app_tier=_AppTier(group, port)))
 
     run = run_program("staging", preview=True, config=stack_config("staging"), program=program)
     (rule,) = _mine(run, INGRESS)

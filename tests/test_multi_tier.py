@@ -7,6 +7,7 @@ unknown, as well as in up mode.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -407,12 +408,15 @@ def _component(az_count: int = 2, name: str = "multi-tier", zones: int | None = 
             "net", NetworkArgs(cidr="10.0.0.0/16", az_count=az_count, nat_strategy="single", region="us-east-1")
         )
         keep = zones or az_count
+        ids = net.ids
         args = MultiTierArgs(
-            vpc=net.vpc,
-            public_subnets=net.public_subnets[:keep],
-            private_subnets=net.private_subnets[:keep],
-            isolated_subnets=net.isolated_subnets[:keep],
-            availability_zones=net.availability_zones[:keep],
+            network=dataclasses.replace(
+                ids,
+                public_subnet_ids=ids.public_subnet_ids[:keep],
+                private_subnet_ids=ids.private_subnet_ids[:keep],
+                isolated_subnet_ids=ids.isolated_subnet_ids[:keep],
+                availability_zones=ids.availability_zones[:keep],
+            ),
             region="us-east-1",
         )
         built["component"] = MultiTier(name, args)

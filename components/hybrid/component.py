@@ -23,7 +23,7 @@ import pulumi_aws as aws
 
 from components.hybrid.config import DOCUMENTATION_RANGES
 from components.naming import name_tag
-from components.network import Network
+from components.network import NetworkIds
 from components.observability import Monitored
 
 if TYPE_CHECKING:
@@ -51,9 +51,9 @@ class TunnelSettings:
 
 @dataclass(frozen=True)
 class HybridArgs:
-    vpc: aws.ec2.Vpc
-    private_route_tables: tuple[aws.ec2.RouteTable, ...]
-    isolated_route_tables: tuple[aws.ec2.RouteTable, ...]
+    vpc_id: pulumi.Input[str]
+    private_route_table_ids: tuple[pulumi.Input[str], ...]
+    isolated_route_table_ids: tuple[pulumi.Input[str], ...]
     customer_gateway_ip: str
     on_premises_cidrs: tuple[str, ...]
     customer_gateway_asn: int = 65000
@@ -71,16 +71,16 @@ class HybridArgs:
     def from_config(
         cls,
         cfg: StackConfig,
-        network: Network,
+        network: NetworkIds,
         app_tier: AppTier | None = None,
     ) -> HybridArgs:
         hybrid = cfg.hybrid
         assert hybrid.customer_gateway_ip is not None, "the config schema requires it when enabled"
         first, second = hybrid.tunnels or [None, None]
         return cls(
-            vpc=network.vpc,
-            private_route_tables=tuple(network.private_route_tables),
-            isolated_route_tables=tuple(network.isolated_route_tables),
+            vpc_id=network.vpc_id,
+            private_route_table_ids=tuple(network.private_route_table_ids),
+            isolated_route_table_ids=tuple(network.isolated_route_table_ids),
             customer_gateway_ip=hybrid.customer_gateway_ip,
             on_premises_cidrs=tuple(hybrid.on_premises_cidrs),
             customer_gateway_asn=hybrid.customer_gateway_asn,
@@ -145,7 +145,7 @@ class Hybrid(pulumi.ComponentResource):
             name, amazon_side_asn=str(args.amazon_side_asn), tags=name_tag(name), opts=child
         )
         self.attachment = aws.ec2.VpnGatewayAttachment(
-            name, vpc_id=args.vpc.id, vpn_gateway_id=self.vpn_gateway.id, opts=child
+            name, vpc_id=args.vpc_id, vpn_gateway_id=self.vpn_gateway.id, opts=child
         )
 
         self.log_group = None
@@ -188,16 +188,16 @@ class Hybrid(pulumi.ComponentResource):
         # are propagated with these resources only (never `propagating_vgws` on the tables, which
         # would fight them over the same setting).
         after_attachment = pulumi.ResourceOptions(parent=self, depends_on=[self.attachment])
-        tiers = (("private", args.private_route_tables), ("isolated", args.isolated_route_tables))
+        tiers = (("private", args.private_route_table_ids), ("isolated", args.isolated_route_table_ids))
         self.route_propagations = [
             aws.ec2.VpnGatewayRoutePropagation(
                 f"{name}-{tier}-{i}",
                 vpn_gateway_id=self.vpn_gateway.id,
-                route_table_id=table.id,
+                route_table_id=table_id,
                 opts=after_attachment,
             )
-            for tier, tables in tiers
-            for i, table in enumerate(tables)
+            for tier, table_ids in tiers
+            for i, table_id in enumerate(table_ids)
         ]
 
         self.app_ingress_rules = []

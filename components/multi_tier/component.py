@@ -47,7 +47,7 @@ import pulumi_aws as aws
 from components import policies
 from components.defaults import PROJECT
 from components.naming import caller_account, name_tag, partition, physical_name, standard_tags
-from components.network import Network
+from components.network import NetworkIds
 from components.observability import LoadBalancer, Monitored
 
 if TYPE_CHECKING:
@@ -138,11 +138,7 @@ class DatabaseSettings:
 
 @dataclass(frozen=True)
 class MultiTierArgs:
-    vpc: aws.ec2.Vpc
-    public_subnets: list[aws.ec2.Subnet]
-    private_subnets: list[aws.ec2.Subnet]
-    isolated_subnets: list[aws.ec2.Subnet]
-    availability_zones: list[str]
+    network: NetworkIds
     region: str
     allowed_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
     app_port: int = 8080
@@ -157,15 +153,11 @@ class MultiTierArgs:
     instance_tags: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_config(cls, cfg: StackConfig, network: Network) -> MultiTierArgs:
+    def from_config(cls, cfg: StackConfig, network: NetworkIds) -> MultiTierArgs:
         tier, common = cfg.multi_tier, cfg.common
         inst, db = tier.instances, tier.database
         return cls(
-            vpc=network.vpc,
-            public_subnets=network.public_subnets,
-            private_subnets=network.private_subnets,
-            isolated_subnets=network.isolated_subnets,
-            availability_zones=network.availability_zones,
+            network=network,
             region=cfg.region,
             allowed_cidrs=tuple(tier.allowed_cidrs),
             app_port=tier.app_port,
@@ -199,13 +191,13 @@ def _check(name: str, args: MultiTierArgs) -> None:
     """Refuse what AWS would refuse half-way through an update."""
     if len(name) > MAX_NAME:
         raise ValueError(f"{name}: at most {MAX_NAME} characters, so the ALB and target group names fit in 32")
-    zones = args.availability_zones
+    zones = args.network.availability_zones
     if len(set(zones)) < 2:
         raise ValueError(f"{name}: an ALB and an RDS subnet group need subnets in at least two AZs (got {zones})")
     for tier, subnets in (
-        ("public", args.public_subnets),
-        ("private", args.private_subnets),
-        ("isolated", args.isolated_subnets),
+        ("public", args.network.public_subnet_ids),
+        ("private", args.network.private_subnet_ids),
+        ("isolated", args.network.isolated_subnet_ids),
     ):
         if len(subnets) != len(zones):
             raise ValueError(f"{name}: expected one {tier} subnet per AZ ({len(zones)}), got {len(subnets)}")
@@ -270,7 +262,7 @@ class MultiTier(pulumi.ComponentResource):
             # No inline rules: an SG with inline rules overwrites rules other resources add.
             return aws.ec2.SecurityGroup(
                 f"{name}-{tier}",
-                vpc_id=args.vpc.id,
+                vpc_id=args.network.vpc_id,
                 description=description,
                 tags=name_tag(name, tier),
                 opts=child,
@@ -451,7 +443,7 @@ class MultiTier(pulumi.ComponentResource):
     def _target_group(self, args: MultiTierArgs) -> aws.lb.TargetGroup:
         return aws.lb.TargetGroup(
             f"{self._name}-web",
-            vpc_id=args.vpc.id,
+            vpc_id=args.network.vpc_id,
             target_type="instance",  # an Auto Scaling group registers instances, not IPs
             port=args.app_port,
             protocol="HTTP",
@@ -482,7 +474,7 @@ class MultiTier(pulumi.ComponentResource):
             f"{name}-alb",
             load_balancer_type="application",
             internal=False,
-            subnets=[s.id for s in args.public_subnets],
+            subnets=args.network.public_subnet_ids,
             security_groups=[self.alb_security_group.id],
             drop_invalid_header_fields=True,  # header smuggling protection
             enable_deletion_protection=args.deletion_protection,
@@ -651,7 +643,7 @@ class MultiTier(pulumi.ComponentResource):
         name, inst = f"{self._name}-web", args.instances
         group = aws.autoscaling.Group(
             name,
-            vpc_zone_identifiers=[s.id for s in args.private_subnets],
+            vpc_zone_identifiers=args.network.private_subnet_ids,
             min_size=inst.min_size,
             max_size=inst.max_size,
             launch_template=aws.autoscaling.GroupLaunchTemplateArgs(
@@ -713,7 +705,7 @@ class MultiTier(pulumi.ComponentResource):
         identifier = physical_name("rds", PROJECT, pulumi.get_stack(), self._name)
         subnet_group = aws.rds.SubnetGroup(
             name,
-            subnet_ids=[s.id for s in args.isolated_subnets],
+            subnet_ids=args.network.isolated_subnet_ids,
             tags=name_tag(name),
             opts=child,
         )
