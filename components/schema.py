@@ -92,7 +92,7 @@ class Model(BaseModel):
         validate_by_name=False,
         validate_by_alias=True,
         # A field's docstring (the string literal under it) is its description: the generated
-        # config reference and the JSON Schema editors use read it from there.
+        # config reference and the JSON Schema that editors use read it from there.
         use_attribute_docstrings=True,
     )
 
