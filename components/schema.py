@@ -13,13 +13,13 @@ import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from components import assets
 from components.defaults import LOG_RETENTION_DAYS
 
 Environment = Literal["dev", "staging", "prod"]
@@ -171,7 +171,7 @@ class Functions(Model):
 
 
 # Lambda function folders: a function's code is lambdas/<code>/app.py (entry point app.handler).
-LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
+LAMBDAS_DIR = assets.LAMBDAS_DIR
 
 
 def has_handler(code: str) -> bool:
