@@ -179,7 +179,7 @@ def describe_type(annotation: Any, metadata: list[Any] | None = None) -> str:
     elif origin is dict:
         key, value = get_args(inner)
         size = _lengths(meta, "entry")
-        text = f"map of {describe_type(key).replace('text', 'name', 1)} {chr(8594)} {describe_type(value)}"
+        text = f"map of {describe_type(key).replace('text', 'name', 1)} \N{RIGHTWARDS ARROW} {describe_type(value)}"
         text += f"; {size}" if size else ""
     elif _model(inner):
         text = "object (keys below)"
