@@ -4,7 +4,7 @@ STACK ?= dev
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
 
-.PHONY: setup plan diagrams review cost test lint format bench clean
+.PHONY: setup plan diagrams docs review cost test lint format bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -20,8 +20,14 @@ plan: setup
 	$(PY) -m tools.diagram $(STACK)
 	$(PY) -m tools.plan $(STACK)
 
-# Regenerate docs/diagrams/<stack>.md for every stack and the README's copy of prod's.
+# Regenerate docs/diagrams/<stack>.md for every stack and the diagrams in the docs pages.
 diagrams: setup
+	$(PY) -m tools.diagram
+
+# Regenerate every generated part of README.md and docs/: the config reference (from the schema's
+# field docstrings and the profiles), the rules, each pattern's resources and map, the diagrams.
+docs: setup
+	$(PY) -m tools.reference
 	$(PY) -m tools.diagram
 
 review: setup

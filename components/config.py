@@ -70,12 +70,20 @@ class _Stack(Model):
     """The blocks every stack has; StackConfig adds one block per registered pattern."""
 
     region: str
+    """AWS region name, e.g. `us-east-1`; set as `aws:region` (the provider's key), not in this namespace."""
     environment: Environment
+    """`dev`, `staging` or `prod`: the profile that supplies every default."""
     tags: Annotated[dict[str, str], AfterValidator(_tags)] = Field(default_factory=dict)
+    """Extra tags for every resource: keys of 1-128 and values of at most 256 letters, digits, spaces and `_.:/=+-@`;
+    no `aws:` prefix; not the reserved `project`, `stack`, `environment`, `managed-by`; at most 40."""
     common: Common
+    """Settings every pattern reads: log retention and the safety switches for stateful resources."""
     network: Network
+    """The VPC: CIDR, zones, NAT, endpoints and flow logs."""
     functions: Functions
+    """Settings shared by every Lambda function the patterns create."""
     observability: Observability
+    """Alarm topic, alarms on every resource of the enabled patterns and the stack's dashboard."""
 
     @model_validator(mode="after")
     def _zones_in_region(self) -> _Stack:

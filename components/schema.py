@@ -13,13 +13,13 @@ import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from components import assets
 from components.defaults import LOG_RETENTION_DAYS
 
 Environment = Literal["dev", "staging", "prod"]
@@ -101,25 +101,46 @@ class Common(Model):
     """Settings every pattern reads (log retention, safety switches for stateful resources)."""
 
     log_retention_days: RetentionDays
+    """Days CloudWatch keeps the logs the patterns create: one of the values CloudWatch Logs accepts (1, 3, 5, 7, 14,
+    30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653); never-expiring logs
+    are not offered."""
     deletion_protection: bool
+    """Turn on AWS deletion protection where a service has it (databases, load balancers, DynamoDB tables)."""
     protect_stateful_resources: bool
+    """Pulumi `protect` on stateful resources (tables, databases, buckets), so `pulumi destroy` refuses to delete
+    them; off, dev can be torn down with its data."""
     multi_az: bool
+    """Multi-AZ deployments for the services that offer them (RDS)."""
 
 
 class FlowLogs(Model):
     enabled: bool
+    """VPC flow logs to a CloudWatch log group of their own."""
     traffic_type: Literal["ACCEPT", "REJECT", "ALL"]
+    """Which traffic the flow logs record: accepted, rejected or all."""
     retention_days: RetentionDays
+    """Days the flow logs are kept; the same values as `common.logRetentionDays`."""
 
 
 class Network(Model):
     enabled: bool
+    """Build the VPC even when no enabled pattern needs one (multi-tier and hybrid build it regardless)."""
     cidr: VpcCidr
+    """VPC IPv4 CIDR, /16 to /23, inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10, host bits zero.
+    The subnets are carved from it by a fixed rule, so changing it renumbers everything: treat it as a new
+    network."""
     az_count: int = Field(ge=2, le=6)
+    """Availability zones to span; raising it adds subnets in the next slots and no existing subnet is renumbered."""
     availability_zones: list[Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d{1,2}[a-z]$")]] | None = None
+    """Explicit zone names of `aws:region` (exactly `azCount`, no duplicates); unset: the region's first zones that
+    need no opt-in."""
     nat_strategy: NatStrategy
+    """Egress from the private subnets: `none` (no NAT gateway, no egress), `single` (one NAT gateway, cheapest) or
+    `perAz` (one per AZ, survives the loss of an AZ)."""
     gateway_endpoints: bool
+    """Free S3 and DynamoDB gateway endpoints on the private and isolated route tables."""
     flow_logs: FlowLogs
+    """VPC flow logs."""
 
     @model_validator(mode="after")
     def _zones_match_count(self) -> Network:
@@ -138,13 +159,19 @@ class Functions(Model):
     """Settings shared by every Lambda function the patterns create."""
 
     runtime: Literal["python3.12", "python3.13"]
+    """Lambda runtime of every function (AWS refuses deprecated runtimes)."""
     architecture: Literal["arm64", "x86_64"]
+    """Architecture of every function: `arm64` (Graviton, cheaper per GB-second) or `x86_64`."""
     powertools_layer_version: int = Field(ge=1)
+    """Version number of the public Powertools for AWS Lambda (Python) v3 layer
+    (`arn:aws:lambda:<region>:017000801446:layer:AWSLambdaPowertoolsPythonV3-<runtime>-<arch>:<version>`); bump it
+    together with `aws-lambda-powertools` in requirements-dev.txt, which the tests use."""
     tracing: bool
+    """X-Ray active tracing on every function (and on the REST API stage)."""
 
 
 # Lambda function folders: a function's code is lambdas/<code>/app.py (entry point app.handler).
-LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
+LAMBDAS_DIR = assets.LAMBDAS_DIR
 
 
 def has_handler(code: str) -> bool:
@@ -160,12 +187,16 @@ def unique(value: list[str]) -> list[str]:
 
 class ApiThrottling(Model):
     burst_limit: int = Field(ge=0, le=5000)
+    """Requests the stage accepts at once above the steady rate (burst)."""
     rate_limit: int = Field(ge=0, le=10000)
+    """Steady-state requests per second the stage accepts."""
 
 
 class FunctionSize(Model):
     memory_mb: int = Field(ge=128, le=10240)
+    """Memory in MB (Lambda gives CPU in proportion)."""
     timeout_seconds: int = Field(ge=1, le=900)
+    """Timeout in seconds."""
 
 
 EMAIL = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
@@ -175,31 +206,50 @@ class AlarmThresholds(Model):
     """When the observability alarms fire (components/observability.py); periods are 5 minutes."""
 
     function_errors: int = Field(ge=1)  # errors of one function in a period
+    """Errors of one Lambda function in 5 minutes that raise its alarm."""
     function_throttles: int = Field(ge=1)  # throttled invocations of one function in a period
+    """Throttled invocations of one function in 5 minutes."""
     function_duration_percent_of_timeout: int = Field(ge=10, le=100)  # slowest invocation vs its timeout
+    """Alarm when a function's slowest invocation in 5 minutes reaches this share (%) of its timeout."""
     api_server_error_percent: int = Field(ge=1, le=100)  # share of an API stage's requests answered 5xx
+    """Share (%) of an API stage's requests answered 5xx, two 5-minute periods in a row."""
     api_latency_p99_ms: int = Field(ge=10, le=60000)
+    """p99 latency of an API stage for 15 minutes, in ms."""
     queue_oldest_message_seconds: int = Field(ge=60, le=1209600)  # up to SQS's longest retention
+    """Age of the oldest message in a queue, in seconds (dead-letter queues alarm on any message instead)."""
     rule_failed_invocations: int = Field(ge=1)
+    """Events EventBridge failed to deliver for one rule in 5 minutes."""
     load_balancer_server_error_percent: int = Field(ge=1, le=100)  # ALB and target 5xx, share of requests
+    """Share (%) of the ALB's requests answered 5xx by the ALB or the app, two 5-minute periods in a row."""
     target_response_time_p99_ms: int = Field(ge=10, le=600000)
+    """p99 of the app's response time behind the ALB for 15 minutes, in ms."""
     database_cpu_percent: int = Field(ge=1, le=100)
+    """RDS CPU (average, %) for 15 minutes."""
     database_free_storage_percent: int = Field(ge=1, le=99)  # of the allocated storage
+    """Alarm when free storage falls to this share (%) of `multiTier.database.allocatedStorageGb`."""
     database_connections: int = Field(ge=1)
+    """Open database connections; the profiles use about 80 % of PostgreSQL's `max_connections` for their instance
+    class (RDS derives it from the class's memory), so change it with `multiTier.database.instanceClass`."""
     table_throttled_requests: int = Field(ge=1)  # read + write throttle events of one table in a period
+    """Read + write throttle events of one DynamoDB table in 5 minutes."""
 
 
 class Observability(Model):
     """Alarm topic, alarms per resource and one dashboard per stack (components/observability.py)."""
 
     enabled: bool
+    """Build the alarm topic, the alarms on every resource of the enabled patterns and the stack's dashboard."""
     alarm_emails: Annotated[list[Annotated[str, Field(pattern=EMAIL, max_length=254)]], AfterValidator(unique)]
+    """Addresses subscribed to the alarm topic (each must confirm the email SNS sends); no duplicates."""
     # SNS POSTs a subscription confirmation the endpoint must answer before it receives alarms.
     alarm_https_endpoints: Annotated[
         list[Annotated[str, Field(pattern=r"^https://[A-Za-z0-9.-]+(:\d{1,5})?(/[^\s]*)?$", max_length=2048)]],
         AfterValidator(unique),
     ]
+    """`https://` URLs subscribed to the alarm topic (the endpoint must answer SNS's subscription confirmation); no
+    duplicates."""
     thresholds: AlarmThresholds
+    """When the alarms fire; the periods are 5 minutes."""
 
 
 @dataclass(frozen=True)

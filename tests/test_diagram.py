@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 import pytest
 
-from tools import diagram
+from components.patterns import PATTERNS
+from tools import diagram, regions
 from tools.offline import ROOT, STACKS, Run, run_program
 
 
@@ -80,21 +82,35 @@ def test_committed_diagram_is_fresh(stack: str) -> None:
     assert path.read_text() == diagram.document(stack, diagram.diagram_run(stack)), "stale: run `make diagrams`"
 
 
-def test_readme_embeds_the_fresh_prod_diagram() -> None:
-    readme = (ROOT / "README.md").read_text()
-    fresh = diagram.render(diagram.diagram_run(diagram.README_STACK))
-    assert f"<!-- diagram:prod -->\n```mermaid\n{fresh}\n```\n<!-- /diagram:prod -->" in readme, (
-        "stale: run `make diagrams`"
-    )
+def _diagram_regions() -> list[tuple[Path, str]]:
+    return [
+        (page, name)
+        for page in regions.pages()
+        for name in regions.names(page.read_text())
+        if name.startswith("diagram:")
+    ]
 
 
-def test_readme_block_is_replaced_between_its_markers_only() -> None:
-    text = "intro\n<!-- diagram:prod -->\nold\n<!-- /diagram:prod -->\noutro\n"
-    assert diagram.readme_with(text, "prod", "flowchart LR") == (
-        "intro\n<!-- diagram:prod -->\n```mermaid\nflowchart LR\n```\n<!-- /diagram:prod -->\noutro\n"
-    )
-    with pytest.raises(ValueError, match="markers"):
-        diagram.readme_with("no markers", "prod", "x")
+@pytest.mark.parametrize("page, name", _diagram_regions(), ids=lambda x: x if isinstance(x, str) else x.name)
+def test_diagram_regions_of_the_docs_are_fresh(page: Path, name: str) -> None:
+    assert regions.body(page.read_text(), name) == diagram.region(name), f"{name} is stale: run `make diagrams`"
+
+
+def test_every_pattern_page_draws_its_pattern() -> None:
+    for pattern in PATTERNS:
+        names = regions.names((ROOT / pattern.docs).read_text())
+        assert any(n.startswith("diagram:") and n.endswith(f":{pattern.key}") for n in names), pattern.docs
+
+
+def test_a_pattern_view_holds_that_component_and_nothing_else() -> None:
+    run = diagram.diagram_run("prod")
+    view = diagram.pattern_view(run, "multiTier")
+    (root,) = [r for r in view.resources if r.type == "aws-patterns:multiTier:MultiTier"]
+    assert all(r.urn == root.urn or view.owner(r) == root for r in view.resources)
+    assert {r.urn for r in view.resources} == {r.urn for r in run.within(root.type).resources}
+    assert "EventBridge" not in diagram.render(view), "another pattern's resources stay out"
+    with pytest.raises(ValueError, match="no component of pattern"):
+        diagram.pattern_view(run, "nosuchpattern")
 
 
 def test_every_drawn_type_is_a_real_pulumi_aws_resource() -> None:

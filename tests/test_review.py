@@ -12,7 +12,7 @@ from policy.wellarchitected import ADVISORY, MANDATORY, PILLARS, RULES
 from tools import review
 from tools.offline import ROOT, STACKS, Run, run_cached, run_program, stack_config
 
-README = (ROOT / "README.md").read_text()
+GUARDRAILS = (ROOT / "docs" / "guardrails.md").read_text()
 
 # Mandatory prod findings the pattern components still have, each routed to its pattern's owner.
 # Empty means prod passes every mandatory rule. A listed finding that disappears fails the test
@@ -21,7 +21,8 @@ ROUTED: set[tuple[str, str]] = set()
 
 
 def _section(title: str) -> str:
-    return README.split(f"### {title}\n", 1)[1].split("\n### ", 1)[0]
+    """The text under a heading of docs/guardrails.md, up to the next heading."""
+    return re.split(r"\n#+ ", re.split(rf"^#+ {re.escape(title)}\n", GUARDRAILS, flags=re.MULTILINE)[1], maxsplit=1)[0]
 
 
 @pytest.fixture(scope="module", params=STACKS)
@@ -47,7 +48,7 @@ def test_dev_findings_are_the_documented_trade_offs(stack_review: tuple[str, str
         pytest.skip("only dev's trade-offs are documented")
     documented = set(re.findall(r"^\| `([a-z0-9-]+)` \|", _section("Intended trade-offs in dev"), re.MULTILINE))
     undocumented = sorted({f.rule for f in findings if (f.rule, f.resource_name) not in ROUTED} - documented)
-    assert undocumented == [], "document these in the README's dev trade-offs, or fix them"
+    assert undocumented == [], "document these in docs/guardrails.md's dev trade-offs, or fix them"
     assert all(f.level == ADVISORY for f in findings)
 
 

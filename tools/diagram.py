@@ -1,7 +1,11 @@
 """Architecture diagrams (Mermaid) generated from what the program registers, one per stack.
 
-    python -m tools.diagram            # or: make diagrams — rewrite docs/diagrams/*.md and the README's copy
+    python -m tools.diagram            # or: make diagrams — rewrite docs/diagrams/*.md and the docs' copies
     python -m tools.diagram --check    # exit 1 if a committed copy is stale
+
+Besides docs/diagrams/<stack>.md, any page (tools/regions.py) may hold a generated copy in a
+region: `<!-- diagram:<stack> -->` for the whole stack, `<!-- diagram:<stack>:<pattern> -->` for
+only what one pattern's component registers in that stack (`diagram:prod:multiTier`).
 
 Nothing is drawn by hand: the real `__main__.py` runs under the mocks and every AWS resource
 lands in the subgraph of the pattern component that owns it, inside a subgraph per tier.
@@ -20,11 +24,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools import regions
 from tools.offline import ROOT, STACKS, Registered, Run, run_cached
 
 DIAGRAMS = ROOT / "docs" / "diagrams"
-README = ROOT / "README.md"
-README_STACK = "prod"
 
 # Drawn resource types: (tier, rank along the request path, label).
 DRAWN: dict[str, tuple[str, int, str]] = {
@@ -178,24 +181,33 @@ def diagram_run(stack: str) -> Run:
     return run_cached(stack, preview=True)
 
 
-def readme_with(readme: str, stack: str, diagram: str) -> str:
-    """The README with the block between its diagram markers replaced by `diagram`."""
-    start, end = f"<!-- diagram:{stack} -->", f"<!-- /diagram:{stack} -->"
-    if start not in readme or end not in readme:
-        raise ValueError(f"README.md has no {start} ... {end} markers")
-    head, rest = readme.split(start, 1)
-    _, tail = rest.split(end, 1)
-    return f"{head}{start}\n```mermaid\n{diagram}\n```\n{end}{tail}"
+def pattern_view(run: Run, pattern: str) -> Run:
+    """Only what the component of `pattern` (type token `<project>:<pattern>:<Class>`) registered."""
+    components = {
+        r.type for r in run.resources if not r.custom and r.type.split(":")[1:2] == [pattern] and not run.owner(r)
+    }
+    if len(components) != 1:
+        raise ValueError(f"the {run.stack} stack has no component of pattern {pattern!r}")
+    return run.within(components.pop())
+
+
+def region(name: str) -> str:
+    """What a `diagram:<stack>[:<pattern>]` region holds."""
+    _, stack, *pattern = name.split(":")
+    run = diagram_run(stack)
+    return f"```mermaid\n{render(pattern_view(run, pattern[0]) if pattern else run)}\n```"
 
 
 def expected_files(stacks: list[str]) -> dict[Path, str]:
-    """Every file the diagrams live in, with the content it should have."""
-    files: dict[Path, str] = {}
-    for stack in stacks:
-        run = diagram_run(stack)
-        files[DIAGRAMS / f"{stack}.md"] = document(stack, run)
-        if stack == README_STACK:
-            files[README] = readme_with(README.read_text(), stack, render(run))
+    """Every file the diagrams of `stacks` live in, with the content it should have."""
+    files = {DIAGRAMS / f"{stack}.md": document(stack, diagram_run(stack)) for stack in stacks}
+    for page in regions.pages():
+        text = page.read_text()
+        names = [n for n in regions.names(text) if n.startswith("diagram:") and n.split(":")[1] in stacks]
+        for name in names:
+            text = regions.replace(text, name, region(name))
+        if names:
+            files[page] = text
     return files
 
 

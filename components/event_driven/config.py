@@ -36,15 +36,20 @@ def _without_removed(value: dict[str, Any]) -> dict[str, Any]:
 
 class EventRetryPolicy(Model):
     maximum_retry_attempts: int = Field(ge=0, le=185)
+    """How often EventBridge retries a target before the event goes to that target's dead-letter queue."""
     maximum_event_age_seconds: int = Field(ge=60, le=86400)
+    """How long EventBridge keeps retrying a target, in seconds."""
 
 
 class EventRuleTarget(Model):
     """Exactly one of a queue, a topic or a function of this block."""
 
     queue: EventName | None = None
+    """A queue of `eventDriven.queues`."""
     topic: EventName | None = None
+    """A topic of `eventDriven.topics`."""
     function: EventName | None = None
+    """A function of `eventDriven.functions`; it gets a permission whose source is the rule's ARN."""
 
     @model_validator(mode="after")
     def _exactly_one(self) -> EventRuleTarget:
@@ -63,33 +68,50 @@ class EventRuleTarget(Model):
 
 class EventRule(Model):
     description: str = Field(default="", max_length=512)
+    """The rule's description."""
     event_pattern: Annotated[dict[str, Any], AfterValidator(_event_pattern)]
+    """EventBridge event pattern: an object whose every leaf is a non-empty list of values or matchers."""
     targets: list[EventRuleTarget] = Field(min_length=1, max_length=EVENT_RULE_MAX_TARGETS)
+    """Where matching events go: 1-5 of `{queue: <name>}`, `{topic: <name>}` or `{function: <name>}`, each given the
+    retry policy and a dead-letter queue of its own."""
 
 
 class EventQueue(Model):
     # Receives before SQS moves a message to the queue's dead-letter queue.
     max_receive_count: int = Field(ge=1, le=1000)
+    """Receives of one message before SQS moves it to the queue's dead-letter queue."""
 
 
 class EventTopic(Model):
     # Queues subscribed with raw delivery (they receive the event itself, not an SNS envelope).
     queues: Annotated[list[EventName], AfterValidator(unique)] = Field(default_factory=list)
+    """Queues of `eventDriven.queues` subscribed with raw delivery (they receive the event itself, not an SNS
+    envelope)."""
     emails: Annotated[list[Annotated[str, Field(pattern=EMAIL, max_length=254)]], AfterValidator(unique)] = Field(
         default_factory=list
     )
+    """Addresses subscribed by email (pending until each confirms)."""
 
 
 class EventFunction(Model):
     """A function of lambdas/<code>/; with `queue` it consumes that queue in batches."""
 
     code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    """Folder under `lambdas/` holding the function's `app.py`."""
     memory_mb: int = Field(ge=128, le=10240)
+    """Memory in MB."""
     timeout_seconds: int = Field(ge=1, le=900)
+    """Timeout in seconds; the visibility timeout of the queue it consumes is derived from it (6 x timeout + batching
+    window)."""
     queue: EventName | None = None
+    """The queue of `eventDriven.queues` the function consumes (a queue has one consumer); unset, a rule can target
+    the function instead."""
     batch_size: int = Field(default=10, ge=1, le=10000)
+    """Messages per invocation; above 10 needs a batching window of at least 1 s."""
     maximum_batching_window_seconds: int = Field(default=0, ge=0, le=300)
+    """Seconds Lambda may wait to fill a batch."""
     table: bool = False
+    """Give the function its own DynamoDB table (`TABLE_NAME`; it also holds the function's idempotency records)."""
 
     @model_validator(mode="after")
     def _batching(self) -> EventFunction:
@@ -106,13 +128,23 @@ class EventDrivenConfig(Model):
     """EventBridge bus, rules, SQS queues, SNS topics and Lambda consumers (components/event_driven/component.py)."""
 
     enabled: bool
+    """Build the event-driven pattern: custom EventBridge bus, rules, SQS queues with dead-letter queues, SNS topics,
+    Lambda consumers."""
     # 0 (keep forever) is deliberately not offered: an archive that never expires is a cost nobody chose.
     archive_retention_days: int = Field(ge=1, le=3653)
+    """Days the bus's archive keeps every event for replay."""
     retry_policy: EventRetryPolicy
+    """How EventBridge retries every rule target before giving the event to the target's dead-letter queue."""
     queues: Annotated[dict[EventName, EventQueue | None], AfterValidator(_without_removed)]
+    """Queue name (camelCase letters and digits, at most 24) to its settings; each queue gets a dead-letter queue;
+    `null` removes a profile's queue."""
     topics: Annotated[dict[EventName, EventTopic | None], AfterValidator(_without_removed)]
+    """Topic name to its subscribers; topics are encrypted with a customer-managed KMS key; `null` removes a
+    profile's topic."""
     functions: Annotated[dict[EventName, EventFunction | None], AfterValidator(_without_removed)]
+    """Function name to its settings; `null` removes a profile's function."""
     rules: Annotated[dict[EventName, EventRule | None], AfterValidator(_without_removed)]
+    """Rule name to its event pattern and targets on the custom bus; `null` removes a profile's rule."""
 
     @model_validator(mode="after")
     def _references(self) -> EventDrivenConfig:

@@ -118,21 +118,43 @@ class VpnTunnel(Model):
     """Options of one of a VPN connection's two tunnels; AWS chooses whatever is left unset."""
 
     inside_cidr: Annotated[Ipv4Cidr, AfterValidator(_inside_cidr)] | None = None
+    """The tunnel's inside CIDR: a /30 in 169.254.0.0/16, not AWS's reserved 169.254.0.0/30 to 169.254.5.0/30 or
+    169.254.169.252/30, different per tunnel; unset: AWS picks one."""
     preshared_key: Annotated[str, AfterValidator(_preshared_key)] | None = None
+    """8-64 letters, digits, `.` or `_`, not starting with `0`, and only as a secret (`pulumi config set --secret
+    --path 'aws-patterns:hybrid.tunnels[0].presharedKey' <key>`); unset: AWS generates one."""
 
 
 class HybridConfig(Model):
     """Site-to-site VPN between the VPC and an on-premises network (components/hybrid/component.py)."""
 
     enabled: bool
+    """Build the site-to-site VPN to an on-premises network (builds the network too); needs `customerGatewayIp` and
+    `onPremisesCidrs`."""
     customer_gateway_ip: Annotated[str, AfterValidator(_public_address)] | None = None
+    """Static public IPv4 address of the on-premises VPN device; refused if private (RFC 1918), carrier-grade NAT
+    (100.64.0.0/10), loopback, link-local, multicast, reserved, 0.0.0.0/8, 192.0.0.0/24 or 198.18.0.0/15;
+    documentation addresses (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24) are accepted with a warning, as
+    examples only."""
     customer_gateway_asn: Annotated[int, AfterValidator(_customer_asn)]
+    """BGP ASN of the on-premises device, 1-2147483647 except Amazon's 7224 and 9059; must differ from
+    `amazonSideAsn` (AWS requires one even with static routing)."""
     amazon_side_asn: Annotated[int, AfterValidator(_amazon_side_asn)]
+    """Private BGP ASN of the virtual private gateway: 64512-65534 or 4200000000-4294967294."""
     routing: Literal["static", "bgp"]
+    """`bgp` (the device advertises its networks; the tunnels fail over by themselves) or `static` (one VPN route per
+    `onPremisesCidrs` entry)."""
     on_premises_cidrs: list[Annotated[Ipv4Cidr, AfterValidator(_on_premises_cidr)]] = Field(default_factory=list)
+    """On-premises IPv4 CIDRs, 1-50, canonical, overlapping neither `network.cidr`, each other, 0.0.0.0/8, loopback,
+    link-local, multicast nor reserved space; they get the static routes (static routing) and the only
+    security-group rules (the app tier's port, with `multiTier`)."""
     dpd_timeout_action: Literal["clear", "none", "restart"]
+    """What AWS does when dead-peer detection times out: `restart` (renegotiate), `clear` (end the session) or
+    `none`."""
     tunnel_logging: bool
+    """Tunnel logs (IKE/IPsec, and BGP with `bgp` routing) to a CloudWatch log group kept `common.logRetentionDays`."""
     tunnels: list[VpnTunnel] = Field(default_factory=list)
+    """Options of the connection's two tunnels: both or none, each key optional (AWS chooses what is unset)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> HybridConfig:

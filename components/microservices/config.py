@@ -38,13 +38,18 @@ class KeyAttribute(Model):
     """A table or index key: its attribute name and DynamoDB scalar type."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,255}$")
+    """Attribute name; the table's keys are the handler's contract (the shipped services read `id` and `orderId`)."""
     type: Literal["S", "N", "B"]
+    """DynamoDB scalar type: `S` (string), `N` (number) or `B` (binary)."""
 
 
 class SecondaryIndex(Model):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{3,255}$")
+    """Index name."""
     partition_key: KeyAttribute
+    """The index's partition key."""
     sort_key: KeyAttribute | None = None
+    """The index's sort key, if it has one."""
 
 
 class Microservice(Model):
@@ -55,16 +60,30 @@ class Microservice(Model):
     """
 
     enabled: bool = True
+    """Deploy this service; `false` removes a profile's service from a stack."""
     code: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,63}$")  # lambdas/<code>; default: the name
+    """Folder under `lambdas/` holding the service's `app.py`; unset: the service's name with `-` as `_`."""
     partition_key: KeyAttribute
+    """The table's partition key."""
     sort_key: KeyAttribute | None = None
+    """The table's sort key, if it has one."""
     global_secondary_indexes: list[SecondaryIndex] = Field(default_factory=list, max_length=20)
+    """Global secondary indexes of the table (projection `ALL`)."""
     table_actions: Annotated[list[DynamoDbAction], Field(min_length=1)]
+    """The only DynamoDB actions the service's role allows, on its own table (`Query` and `Scan` also on its
+    indexes)."""
     memory_mb: int = Field(ge=128, le=10240)
+    """Function memory in MB."""
     timeout_seconds: int = Field(ge=1)
+    """Function timeout in seconds, at most 29: the REST API gives up on an integration after 29 s."""
     reserved_concurrency: int | None = Field(default=None, ge=1)
+    """Reserved concurrency of the function; unset, none is reserved (new accounts may not have the unreserved
+    headroom AWS requires)."""
     publishes_events: bool = False
+    """With `eventDriven` enabled, the function gets `EVENT_BUS_NAME` and `events:PutEvents` on that bus only."""
     routes: Annotated[list[Route], Field(min_length=1)]
+    """`METHOD /path` (GET, POST, PUT, PATCH or DELETE; `{parameter}` segments), each served by this service's
+    function; unique across services, one parameter name per path level."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Microservice:
@@ -98,15 +117,27 @@ class MicroservicesConfig(Model):
     """The REST API in front of independent services (components/microservices/component.py)."""
 
     enabled: bool
+    """Build the REST API and its services."""
     stage_name: str = Field(pattern=r"^[A-Za-z0-9_]{1,128}$")
+    """Stage name, the last segment of the API's base URL."""
     authorization: Literal["NONE", "AWS_IAM"]
+    """On every method: `NONE` (open) or `AWS_IAM` (callers sign requests with SigV4 and need `execute-api:Invoke`)."""
     # The API Gateway CloudWatch role is one setting per account and region: "manage" makes this
     # stack own it, "existing" trusts that another stack or a person set it, "off" logs nothing.
     api_gateway_account_logging: Literal["off", "manage", "existing"]
+    """Who provides the account-level API Gateway CloudWatch role that stage logging needs (one per account and
+    region): `off` (no access or execution logs), `manage` (this stack creates the role and sets it for the
+    account; one stack per account and region) or `existing` (already set in this account and region)."""
     execution_log_level: Literal["OFF", "ERROR", "INFO"]
+    """Execution logs of the stage, never with request bodies: `OFF`, `ERROR` or `INFO`; other than `OFF` needs
+    `apiGatewayAccountLogging` other than `off`."""
     throttling: ApiThrottling
+    """Stage-wide throttling of the REST API."""
     point_in_time_recovery: bool
+    """DynamoDB point-in-time recovery on every service's table."""
     services: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$", max_length=24)], Microservice]
+    """Service name (lower case letters, digits and `-`, at most 24) to its settings; a stack adds a service with one
+    more entry (its code in `lambdas/<name>/app.py`)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> MicroservicesConfig:

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi_aws as aws
 
-from components import policies
+from components import assets, policies
 from components.defaults import PROJECT
 from components.naming import caller_account, name_tag, partition, physical_name, standard_tags
 from components.network import NetworkIds
@@ -53,7 +53,7 @@ from components.observability import LoadBalancer, Monitored
 if TYPE_CHECKING:
     from components.config import StackConfig
 
-APP_DIR = Path(__file__).resolve().parents[2] / "apps" / "web"
+APP_DIR = assets.WEB_APP_DIR
 # What the instances need from apps/web: the app, its pinned requirements and its unit file.
 ARTIFACT_FILES = ("app.py", "requirements.txt", "web.service")
 USER_DATA_TEMPLATE = APP_DIR / "user-data.sh"
