@@ -18,10 +18,11 @@ from components.references import StackReferences
 from components.serverless import Serverless, ServerlessArgs
 
 cfg = config.load()  # raises ConfigError (no traceback) before any resource is registered
-# The stacks this one reads (network.existing.stackReference, eventDriven.existingBus.stackReference).
+# What the stack borrows (a network, a bus; by id or from another stack's outputs) is read and
+# checked before it creates anything.
 references = StackReferences()
-# A borrowed network is read and checked before this stack creates anything.
 borrowed = borrow(cfg, references) if cfg.network.existing else None
+event_driven_args = EventDrivenArgs.from_config(cfg, references) if cfg.event_driven.enabled else None
 provider = build_provider(cfg)
 with_provider = pulumi.ResourceOptions(providers=[provider])
 
@@ -40,11 +41,7 @@ hybrid = (
     else None
 )
 # Before the patterns that publish to its bus, created or borrowed (microservices).
-event_driven = (
-    EventDriven("events", EventDrivenArgs.from_config(cfg, references), opts=with_provider)
-    if cfg.event_driven.enabled
-    else None
-)
+event_driven = EventDriven("events", event_driven_args, opts=with_provider) if event_driven_args else None
 microservices = (
     Microservices(
         "microservices",

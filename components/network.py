@@ -448,9 +448,12 @@ def borrow(cfg: StackConfig, references: StackReferences) -> BorrowedNetwork:
     except ValidationError as exc:
         raise ConfigError(f"{where} is not a network: " + "; ".join(_problem(e) for e in exc.errors())) from None
     problems = [
-        (STACK_REFERENCE_KEY, f"its network output's {key.removeprefix('network.existing.')}: {message}")
+        (
+            STACK_REFERENCE_KEY,
+            f"the network output of {source.stack!r}: {key.removeprefix('network.existing.')} {message}",
+        )
         if key.startswith("network.existing.")
-        else (key, f"{message} (network of {source.stack!r})")
+        else (key, f"{message} (the network of {source.stack!r})")
         for key, message in network_problems(cfg, shape)
     ]
     if problems:

@@ -114,11 +114,8 @@ class Common(Model):
 
 class FlowLogs(Model):
     enabled: bool
-    """Record the VPC's traffic in a CloudWatch Logs group (a VPC this stack creates)."""
     traffic_type: Literal["ACCEPT", "REJECT", "ALL"]
-    """Which traffic the flow log records."""
     retention_days: RetentionDays
-    """Days CloudWatch Logs keeps the flow log."""
 
 
 def _aws_id(prefix: str) -> Any:
@@ -219,26 +216,29 @@ class ExistingNetwork(Model):
 
 
 class Network(Model):
-    """The VPC of the VPC-bound patterns (multi-tier, hybrid): created by this stack or borrowed."""
-
     enabled: bool
-    """Create the VPC even when no enabled pattern needs one (a network-only stack, such as
-    Pulumi.network.yaml, whose VPC other stacks borrow)."""
-    existing: ExistingNetwork | None = None
-    """Borrow a VPC instead of creating one; the keys below that shape a created VPC are then unused."""
     cidr: VpcCidr
-    """The created VPC's CIDR block, cut into three subnet tiers of eight zone slots each."""
     az_count: int = Field(ge=2, le=6)
-    """Zones the created VPC spans, chosen among the region's zones that offer the multi-tier
-    instance type and DB class (when multiTier is enabled) unless availabilityZones pins them."""
-    availability_zones: Annotated[list[AvailabilityZone], AfterValidator(unique)] | None = None
-    """Pin the created VPC's zones (azCount of them, in this order) instead of choosing them."""
+    availability_zones: list[Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d{1,2}[a-z]$")]] | None = None
     nat_strategy: NatStrategy
-    """NAT gateways of the created VPC: none, one shared (single) or one per zone (perAz)."""
     gateway_endpoints: bool
-    """S3 and DynamoDB gateway endpoints on the created VPC's private and isolated route tables."""
     flow_logs: FlowLogs
-    """Flow logs of the created VPC."""
+    existing: ExistingNetwork | None = None
+    """Borrow a VPC instead of creating one: by id, or from another stack's `network` output.
+    The keys that shape a created VPC (cidr, azCount, natStrategy, gatewayEndpoints, flowLogs)
+    are then unused."""
+
+    @model_validator(mode="after")
+    def _zones_match_count(self) -> Network:
+        zones = self.availability_zones
+        if zones is not None:
+            if len(set(zones)) != len(zones):
+                raise ValueError(f"{CROSS_FIELD}availabilityZones: lists a zone twice (got {zones})")
+            if len(zones) != self.az_count:
+                raise ValueError(
+                    f"{CROSS_FIELD}availabilityZones: lists {len(zones)} zones but azCount is {self.az_count}"
+                )
+        return self
 
     @model_validator(mode="after")
     def _one_source(self) -> Network:
@@ -253,13 +253,6 @@ class Network(Model):
                     f"{CROSS_FIELD}availabilityZones: pins the zones of a VPC this stack creates; a borrowed "
                     "network's zones are network.existing.availabilityZones"
                 )
-        return self
-
-    @model_validator(mode="after")
-    def _zones_match_count(self) -> Network:
-        zones = self.availability_zones
-        if zones is not None and len(zones) != self.az_count:
-            raise ValueError(f"{CROSS_FIELD}availabilityZones: lists {len(zones)} zones but azCount is {self.az_count}")
         return self
 
     @property

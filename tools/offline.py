@@ -164,6 +164,8 @@ class AwsMocks(Mocks):
             "aws:ec2/eip:Eip": {"publicIp": "203.0.113.10", "allocationId": f"eipalloc-{args.name}"},
             "aws:ec2/natGateway:NatGateway": {"publicIp": "203.0.113.10"},
             "aws:iam/role:Role": {"arn": f"arn:aws:iam::{ACCOUNT}:role/{name}"},
+            # What another stack reads back as eventDriven.busArn (components/event_driven/config.py).
+            "aws:cloudwatch/eventBus:EventBus": {"arn": f"arn:aws:events:{self.region}:{ACCOUNT}:event-bus/{name}"},
             "aws:cloudwatch/logGroup:LogGroup": {"arn": f"arn:aws:logs:{self.region}:{ACCOUNT}:log-group:{name}"},
             "aws:lb/loadBalancer:LoadBalancer": {
                 "dnsName": f"{name}.{self.region}.elb.amazonaws.com",
