@@ -169,23 +169,24 @@ PROPERTY = settings(max_examples=150, deadline=None, database=None, suppress_hea
 @PROPERTY
 @given(
     zones=st.integers(min_value=1, max_value=4),
-    tiers=st.tuples(*[st.integers(min_value=0, max_value=5)] * 3),
-    private_tables=st.integers(min_value=0, max_value=3),
-    isolated_tables=st.integers(min_value=0, max_value=2),
+    # Per tier: no subnets, one per zone, or one too many (drawn so that each case is frequent).
+    tiers=st.tuples(*[st.sampled_from([0, "per-zone", 1])] * 3),
+    private_tables=st.sampled_from([0, 1, 2]),
+    isolated_tables=st.sampled_from([0, 1]),
     cidr=st.sampled_from([None, "10.50.0.0/16", "192.168.0.0/16"]),
     multi_tier=st.booleans(),
     hybrid=st.booleans(),
 )
 def test_borrowed_ids_are_accepted_exactly_when_the_enabled_patterns_can_use_them(
     zones: int,
-    tiers: tuple[int, int, int],
+    tiers: tuple[int | str, int | str, int | str],
     private_tables: int,
     isolated_tables: int,
     cidr: str | None,
     multi_tier: bool,
     hybrid: bool,
 ) -> None:
-    public, private, isolated = tiers
+    public, private, isolated = counts = [zones if t == "per-zone" else (zones + 1 if t == 1 else 0) for t in tiers]
     existing = _ids(
         zones=zones,
         publicSubnetIds=SUBNETS[0:public],
@@ -200,8 +201,8 @@ def test_borrowed_ids_are_accepted_exactly_when_the_enabled_patterns_can_use_the
         existing["vpcCidr"] = cidr
     raw = _stack(existing, multiTier={"enabled": multi_tier}, hybrid={**HYBRID, "enabled": hybrid})
 
-    shaped = all(n in (0, zones) for n in tiers)
-    fits_multi_tier = zones >= 2 and all(n == zones for n in tiers)
+    shaped = all(n in (0, zones) for n in counts)
+    fits_multi_tier = zones >= 2 and all(n == zones for n in counts)
     overlaps = cidr is not None and ipaddress.ip_network(cidr).overlaps(ipaddress.ip_network(ON_PREMISES))
     fits_hybrid = private_tables + isolated_tables > 0 and cidr is not None and not overlaps
     valid = shaped and (fits_multi_tier or not multi_tier) and (fits_hybrid or not hybrid)
