@@ -17,6 +17,7 @@ import pytest
 from components.config import ConfigError
 from components.network import OUTPUT_KEYS
 from tests.conftest import config_with, run_with
+from tools import review
 from tools.offline import (
     ACCOUNT,
     PROJECT,
@@ -384,3 +385,10 @@ def test_one_stack_referenced_twice_is_read_once() -> None:
     run = run_program("staging", True, config=config, references={"acme/platform/shared": shared})
     assert len(run.by_type(STACK_REFERENCE)) == 1
     assert run.by_type(BUS) == [] and not set(r.type for r in run.resources) & NETWORK_TYPES
+
+
+@pytest.mark.parametrize("source", ["ids", "stackReference"])
+def test_prod_on_a_borrowed_network_passes_the_mandatory_review(source: str) -> None:
+    """The Well-Architected rules see the borrowed subnets by id (their zones are not in the stack)."""
+    run = run_with("prod", SOURCES[source], preview=True)
+    assert [f for f in review.review(run, "prod") if f.level == "mandatory"] == []
