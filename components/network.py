@@ -236,7 +236,7 @@ class Network(pulumi.ComponentResource):
             filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
             opts=invoke,
         ).names
-        wanted = []
+        wanted: list[str] = []
         if args.instance_type:
             # An Auto Scaling group cannot launch an instance type in a zone that does not offer it.
             offered = aws.ec2.get_instance_type_offerings(
@@ -392,12 +392,12 @@ class BorrowedNetwork:
 
     def __init__(self, shape: ExistingNetwork, source: StackOutput | None = None) -> None:
         self.shape = shape
-        self.source = source
 
         def ids(key: str, values: list[str]) -> list[pulumi.Input[str]]:
             return [source.get(key, i) for i in range(len(values))] if source else list(values)
 
         self.ids = NetworkIds(
+            # Validated: ids without a stackReference include the vpcId.
             vpc_id=source.get("vpcId") if source else shape.vpc_id,  # type: ignore[arg-type]
             availability_zones=list(shape.availability_zones),
             public_subnet_ids=ids("publicSubnetIds", shape.public_subnet_ids),
