@@ -12,15 +12,23 @@ from components.hybrid import Hybrid, HybridArgs
 from components.microservices import Microservices, MicroservicesArgs
 from components.multi_tier import MultiTier, MultiTierArgs
 from components.naming import build_provider
-from components.network import Network, NetworkArgs
+from components.network import Network, NetworkArgs, borrow
 from components.observability import Observability, ObservabilityArgs
+from components.references import StackReferences
 from components.serverless import Serverless, ServerlessArgs
 
 cfg = config.load()  # raises ConfigError (no traceback) before any resource is registered
+# What the stack borrows (a network, a bus; by id or from another stack's outputs) is read and
+# checked before it creates anything.
+references = StackReferences()
+borrowed = borrow(cfg, references) if cfg.network.existing else None
+event_driven_args = EventDrivenArgs.from_config(cfg, references) if cfg.event_driven.enabled else None
 provider = build_provider(cfg)
 with_provider = pulumi.ResourceOptions(providers=[provider])
 
-network = Network("network", NetworkArgs.from_config(cfg), opts=with_provider) if cfg.needs_network else None
+network = borrowed or (
+    Network("network", NetworkArgs.from_config(cfg), opts=with_provider) if cfg.needs_network else None
+)
 # Before hybrid, which lets on-premises networks reach multi_tier.app_security_group.
 multi_tier = (
     MultiTier("multi-tier", MultiTierArgs.from_config(cfg, network.ids), opts=with_provider)
@@ -32,14 +40,12 @@ hybrid = (
     if network and cfg.hybrid.enabled
     else None
 )
-# Before the patterns that publish to its bus (microservices passes event_driven.bus).
-event_driven = (
-    EventDriven("events", EventDrivenArgs.from_config(cfg), opts=with_provider) if cfg.event_driven.enabled else None
-)
+# Before the patterns that publish to its bus, created or borrowed (microservices).
+event_driven = EventDriven("events", event_driven_args, opts=with_provider) if event_driven_args else None
 microservices = (
     Microservices(
         "microservices",
-        MicroservicesArgs.from_config(cfg, event_bus=event_driven.bus if event_driven else None),
+        MicroservicesArgs.from_config(cfg, event_bus=event_driven.bus_ref if event_driven else None),
         opts=with_provider,
     )
     if cfg.microservices.enabled
@@ -66,17 +72,8 @@ observability = (
 pulumi.export("environment", cfg.environment)
 pulumi.export("region", cfg.region)
 if network:
-    pulumi.export(
-        "network",
-        {
-            "vpcId": network.vpc.id,
-            "availabilityZones": network.availability_zones,
-            "publicSubnetIds": [s.id for s in network.public_subnets],
-            "privateSubnetIds": [s.id for s in network.private_subnets],
-            "isolatedSubnetIds": [s.id for s in network.isolated_subnets],
-            "natPublicIps": [n.public_ip for n in network.nat_gateways],
-        },
-    )
+    # What another stack borrows with network.existing.stackReference (components/network.py).
+    pulumi.export("network", network.exports())
 if hybrid:
     pulumi.export(
         "hybrid",
@@ -92,8 +89,9 @@ if event_driven:
     pulumi.export(
         "eventDriven",
         {
-            "busName": event_driven.bus.name,
-            "busArn": event_driven.bus.arn,
+            # What another stack borrows with eventDriven.existingBus.stackReference.
+            "busName": event_driven.bus_ref.name,
+            "busArn": event_driven.bus_ref.arn,
             "queueUrls": {q: queue.url for q, queue in event_driven.queues.items()},
             "deadLetterQueueUrls": {q: queue.url for q, queue in event_driven.dead_letter_queues.items()},
             "topicArns": {t: topic.arn for t, topic in event_driven.topics.items()},

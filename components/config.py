@@ -34,6 +34,7 @@ from components.schema import (
     Model,
     Network,
     Observability,
+    borrowed_network_fits,
 )
 
 __all__ = ["PROFILES", "ConfigError", "StackConfig", "load", "validate"]
@@ -93,6 +94,11 @@ class _Stack(Model):
             raise ValueError(
                 f"{CROSS_FIELD}network.availabilityZones: {strangers} are not zones of aws:region {self.region}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _borrowed_network_fits(self) -> _Stack:
+        borrowed_network_fits(self)
         return self
 
     @model_validator(mode="after")

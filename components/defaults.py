@@ -33,9 +33,11 @@ COMMON = {
     "prod": {"logRetentionDays": 365, "deletionProtection": True, "protectStatefulResources": True, "multiAz": True},
 }
 
+# No profile borrows a network (`existing`): a stack names the VPC or the stack it borrows.
 NETWORK = {
     "dev": {
         "enabled": False,
+        "existing": None,
         "cidr": "10.10.0.0/16",
         "azCount": 2,
         "natStrategy": "single",
@@ -44,6 +46,7 @@ NETWORK = {
     },
     "staging": {
         "enabled": False,
+        "existing": None,
         "cidr": "10.20.0.0/16",
         "azCount": 2,
         "natStrategy": "single",
@@ -52,6 +55,7 @@ NETWORK = {
     },
     "prod": {
         "enabled": False,
+        "existing": None,
         "cidr": "10.30.0.0/16",
         "azCount": 3,
         "natStrategy": "perAz",

@@ -10,20 +10,30 @@ Subnet CIDRs are a pure function of the VPC CIDR, the tier and the AZ's position
 and each block into eight equal slots, one per AZ position. Raising `azCount` adds subnets in
 the next slots and lowering it removes the last ones; no existing subnet is ever renumbered,
 because a subnet whose CIDR changes is replaced together with everything inside it.
+
+The zones are the region's zones that offer what the stack will launch in them (the multi-tier
+instance type and DB class), in name order, unless `availabilityZones` pins them.
+
+A stack may borrow its VPC instead (`network.existing`, `borrow()`): from the ids in its config,
+or from the `network` output of another stack (`Network.exports()` is that output's shape). A
+borrowed network registers nothing; the patterns get its ids the same way (`NetworkIds`).
 """
 
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_aws as aws
+from pydantic import ValidationError
 
 from components import policies
+from components.defaults import NAMESPACE
 from components.naming import caller_account, name_tag
-from components.schema import ConfigError, NatStrategy
+from components.references import StackOutput, StackReferences
+from components.schema import CROSS_FIELD, ConfigError, ExistingNetwork, NatStrategy, network_problems
 
 if TYPE_CHECKING:
     from components.config import StackConfig
@@ -69,6 +79,14 @@ class FlowLogSettings:
 
 
 @dataclass(frozen=True)
+class Database:
+    """A DB instance class the zones must offer, for one engine."""
+
+    engine: str
+    instance_class: str
+
+
+@dataclass(frozen=True)
 class NetworkArgs:
     cidr: str
     az_count: int
@@ -77,11 +95,15 @@ class NetworkArgs:
     gateway_endpoints: bool = True
     availability_zones: tuple[str, ...] | None = None
     flow_logs: FlowLogSettings | None = None
+    # What the patterns will launch in every zone; zones that lack it are skipped.
+    instance_type: str | None = None
+    database: Database | None = None
 
     @classmethod
     def from_config(cls, cfg: StackConfig) -> NetworkArgs:
         net = cfg.network
         flow = net.flow_logs
+        tier = cfg.multi_tier
         return cls(
             cidr=net.cidr,
             az_count=net.az_count,
@@ -90,6 +112,9 @@ class NetworkArgs:
             gateway_endpoints=net.gateway_endpoints,
             availability_zones=tuple(net.availability_zones) if net.availability_zones else None,
             flow_logs=FlowLogSettings(flow.traffic_type, flow.retention_days) if flow.enabled else None,
+            instance_type=tier.instances.instance_type if tier.enabled else None,
+            # The multi-tier database is PostgreSQL (components/multi_tier/component.py).
+            database=Database("postgres", tier.database.instance_class) if tier.enabled else None,
         )
 
 
@@ -97,6 +122,7 @@ class Network(pulumi.ComponentResource):
     """VPC, three subnet tiers over N AZs, NAT per strategy, flow logs and gateway endpoints."""
 
     vpc: aws.ec2.Vpc
+    cidr: str
     availability_zones: list[str]
     public_subnets: list[aws.ec2.Subnet]
     private_subnets: list[aws.ec2.Subnet]
@@ -110,6 +136,7 @@ class Network(pulumi.ComponentResource):
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("aws-patterns:network:Network", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        self.cidr = args.cidr
         self.availability_zones = self._zones(args)
         cidrs = subnet_cidrs(args.cidr, args.az_count)
 
@@ -199,18 +226,66 @@ class Network(pulumi.ComponentResource):
     def _zones(self, args: NetworkArgs) -> list[str]:
         if args.availability_zones:
             return list(args.availability_zones)
+        # Synchronous lookups, on purpose: the subnets (one per zone) need the zone names as plain
+        # strings, and these run once per stack, before the patterns have registered anything
+        # they would have to wait for (see naming.caller_account).
+        invoke = pulumi.InvokeOptions(parent=self)
         # Only zones that need no opt-in: Local Zones and Wavelength Zones lack NAT gateways.
-        found = aws.get_availability_zones(
+        usable = aws.get_availability_zones(
             state="available",
             filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
-            opts=pulumi.InvokeOptions(parent=self),
+            opts=invoke,
         ).names
-        if len(found) < args.az_count:
+        wanted: list[str] = []
+        if args.instance_type:
+            # An Auto Scaling group cannot launch an instance type in a zone that does not offer it.
+            offered = aws.ec2.get_instance_type_offerings(
+                filters=[aws.ec2.GetInstanceTypeOfferingsFilterArgs(name="instance-type", values=[args.instance_type])],
+                location_type="availability-zone",
+                opts=invoke,
+            ).locations
+            usable = [z for z in usable if z in offered]
+            wanted.append(args.instance_type)
+        if args.database:
+            # RDS places the instance (and a Multi-AZ standby) only where the class is orderable.
+            orderable = aws.rds.get_orderable_db_instance(
+                engine=args.database.engine,
+                preferred_instance_classes=[args.database.instance_class],
+                engine_latest_version=True,
+                storage_type="gp3",
+                opts=invoke,
+            ).availability_zones
+            usable = [z for z in usable if z in orderable]
+            wanted.append(args.database.instance_class)
+        usable = sorted(usable)
+        if len(usable) < args.az_count:
+            offering = f" that offer {' and '.join(wanted)}" if wanted else ""
+            fixes = ["lower network.azCount"]
+            if wanted:
+                fixes.append("choose multiTier.instances.instanceType / database.instanceClass offered in more zones")
             raise ConfigError(
-                f"aws-patterns:network.azCount: {args.region} has {len(found)} usable availability "
-                f"zones ({', '.join(found)}) but azCount is {args.az_count}"
+                f"{NAMESPACE}:network.azCount: {args.region} has {len(usable)} usable availability zones{offering} "
+                f"({', '.join(usable) or 'none'}) but azCount is {args.az_count}; {', or '.join(fixes)}"
             )
-        return sorted(found)[: args.az_count]
+        return usable[: args.az_count]
+
+    def exports(self) -> dict[str, Any]:
+        """The `network` stack output, which a stack borrowing this VPC reads (`borrow()`).
+
+        The keys of `ExistingNetwork` (every one a borrowing pattern may need) plus the NAT
+        gateways' addresses, which on-premises or partner firewalls allow-list.
+        """
+        return {
+            "vpcId": self.vpc.id,
+            "vpcCidr": self.cidr,
+            "availabilityZones": self.availability_zones,
+            "publicSubnetIds": [s.id for s in self.public_subnets],
+            "privateSubnetIds": [s.id for s in self.private_subnets],
+            "isolatedSubnetIds": [s.id for s in self.isolated_subnets],
+            "privateRouteTableIds": [t.id for t in self.private_route_tables],
+            "isolatedRouteTableIds": [t.id for t in self.isolated_route_tables],
+            "natPublicIps": [n.public_ip for n in self.nat_gateways],
+        }
 
     def _subnets(self, name: str, tier: str, cidrs: list[str], child: pulumi.ResourceOptions) -> list[aws.ec2.Subnet]:
         return [
@@ -299,3 +374,98 @@ class Network(pulumi.ComponentResource):
             tags=name_tag(name, "flow-logs"),
             opts=child,
         )
+
+
+# The keys a referenced stack's `network` output must (or may) have: those of network.existing
+# without stackReference. `Network.exports()` writes them all.
+OUTPUT_KEYS = tuple(f.alias for name, f in ExistingNetwork.model_fields.items() if name != "stack_reference")
+STACK_REFERENCE_KEY = "network.existing.stackReference"
+
+
+class BorrowedNetwork:
+    """A VPC this stack uses but does not create (`network.existing`); it registers nothing.
+
+    `shape` holds the plain ids (validated); `ids` gives them to the patterns, as Outputs of the
+    StackReference when they come from another stack, so every resource built on them depends
+    on that reference.
+    """
+
+    def __init__(self, shape: ExistingNetwork, source: StackOutput | None = None) -> None:
+        self.shape = shape
+
+        def ids(key: str, values: list[str]) -> list[pulumi.Input[str]]:
+            return [source.get(key, i) for i in range(len(values))] if source else list(values)
+
+        self.ids = NetworkIds(
+            # Validated: ids without a stackReference include the vpcId.
+            vpc_id=source.get("vpcId") if source else shape.vpc_id,  # type: ignore[arg-type]
+            availability_zones=list(shape.availability_zones),
+            public_subnet_ids=ids("publicSubnetIds", shape.public_subnet_ids),
+            private_subnet_ids=ids("privateSubnetIds", shape.private_subnet_ids),
+            isolated_subnet_ids=ids("isolatedSubnetIds", shape.isolated_subnet_ids),
+            private_route_table_ids=ids("privateRouteTableIds", shape.private_route_table_ids),
+            isolated_route_table_ids=ids("isolatedRouteTableIds", shape.isolated_route_table_ids),
+        )
+
+    def exports(self) -> dict[str, Any]:
+        """The `network` stack output: the borrowed ids this stack's patterns use."""
+        ids = self.ids
+        exported: dict[str, Any] = {
+            "vpcId": ids.vpc_id,
+            "availabilityZones": ids.availability_zones,
+            "publicSubnetIds": ids.public_subnet_ids,
+            "privateSubnetIds": ids.private_subnet_ids,
+            "isolatedSubnetIds": ids.isolated_subnet_ids,
+            "privateRouteTableIds": ids.private_route_table_ids,
+            "isolatedRouteTableIds": ids.isolated_route_table_ids,
+        }
+        if self.shape.vpc_cidr is not None:
+            exported["vpcCidr"] = self.shape.vpc_cidr
+        return exported
+
+
+def borrow(cfg: StackConfig, references: StackReferences) -> BorrowedNetwork:
+    """The network `network.existing` names, checked against what the enabled patterns need.
+
+    Ids in the config were checked with the config. Ids read from another stack are checked
+    here, before any resource of this stack is registered (only the StackReference, a read, is),
+    and a problem is a ConfigError naming `network.existing.stackReference`.
+    """
+    existing = cfg.network.existing
+    assert existing is not None, "borrow() is for stacks with network.existing"
+    if existing.stack_reference is None:
+        return BorrowedNetwork(existing)
+    source = references.output(existing.stack_reference, "network", STACK_REFERENCE_KEY)
+    where = f"{NAMESPACE}:{STACK_REFERENCE_KEY}: the network output of {source.stack!r}"
+    value = source.value
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} is not an object of ids (got {type(value).__name__})")
+    missing = [k for k in ("vpcId", "availabilityZones") if k not in value]
+    if missing:
+        raise ConfigError(f"{where} lacks {missing}; it must have the keys {list(OUTPUT_KEYS)}")
+    try:
+        shape = ExistingNetwork.model_validate({k: v for k, v in value.items() if k in OUTPUT_KEYS})
+    except ValidationError as exc:
+        raise ConfigError(f"{where} is not a network: " + "; ".join(_problem(e) for e in exc.errors())) from None
+    problems = [
+        (
+            STACK_REFERENCE_KEY,
+            f"the network output of {source.stack!r}: {key.removeprefix('network.existing.')} {message}",
+        )
+        if key.startswith("network.existing.")
+        else (key, f"{message} (the network of {source.stack!r})")
+        for key, message in network_problems(cfg, shape)
+    ]
+    if problems:
+        raise ConfigError(
+            "invalid stack configuration:\n  " + "\n  ".join(f"{NAMESPACE}:{k}: {m}" for k, m in problems)
+        )
+    return BorrowedNetwork(shape, source)
+
+
+def _problem(error: Any) -> str:
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if message.startswith(CROSS_FIELD):
+        return message.removeprefix(CROSS_FIELD)
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {message} (got {str(error['input'])[:80]})"

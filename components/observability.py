@@ -236,7 +236,7 @@ class HttpStage:
 @dataclass(frozen=True)
 class Rule:
     rule: aws.cloudwatch.EventRule
-    bus: aws.cloudwatch.EventBus
+    bus_name: pulumi.Input[str] | None  # None: the account's default bus
 
 
 @dataclass(frozen=True)
@@ -518,7 +518,8 @@ class Observability(pulumi.ComponentResource):
             self._alarm(m, name, "dead-letter-messages", 0, dimensions={"QueueName": dlq.name})
         for name, rule in m.rules.items():
             # Rules on a custom bus report under both dimensions; RuleName alone is the default bus.
-            dims = {"EventBusName": rule.bus.name, "RuleName": rule.rule.name}
+            bus: dict[str, pulumi.Input[str]] = {} if rule.bus_name is None else {"EventBusName": rule.bus_name}
+            dims = {**bus, "RuleName": rule.rule.name}
             self._alarm(m, name, "rule-failed-invocations", t.rule_failed_invocations, dimensions=dims)
         for name, lb in m.load_balancers.items():
             self._load_balancer(m, name, lb)

@@ -81,6 +81,12 @@ VpcCidr = Annotated[Ipv4Cidr, AfterValidator(_vpc_cidr)]
 RetentionDays = Annotated[int, AfterValidator(_retention)]
 
 
+def unique(value: list[str]) -> list[str]:
+    if len(set(value)) != len(value):
+        raise ValueError(f"lists a value twice (got {value})")
+    return value
+
+
 class Model(BaseModel):
     """Base for every config block: camelCase keys, unknown keys rejected, no type coercion."""
 
@@ -122,6 +128,103 @@ class FlowLogs(Model):
     """Days the flow logs are kept; the same values as `common.logRetentionDays`."""
 
 
+def _aws_id(prefix: str) -> Any:
+    """An AWS resource id: the prefix and 8 (older resources) or 17 hexadecimal digits."""
+    return Annotated[str, Field(pattern=rf"^{prefix}-[0-9a-f]{{8}}([0-9a-f]{{9}})?$")]
+
+
+VpcId = _aws_id("vpc")
+SubnetIds = Annotated[list[_aws_id("subnet")], AfterValidator(unique)]
+RouteTableIds = Annotated[list[_aws_id("rtb")], AfterValidator(unique)]
+AvailabilityZone = Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d{1,2}[a-z]$")]
+# A fully qualified Pulumi stack name, `organization/project/stack` (self-managed backends use
+# the organization `organization`).
+StackName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")]
+SUBNET_TIERS = ("public", "private", "isolated")
+
+
+class ExistingNetwork(Model):
+    """A VPC this stack uses but does not create: from another stack's `network` output, or by id.
+
+    Give `stackReference`, or the ids (`vpcId`, `availabilityZones` and the subnets and route
+    tables the enabled patterns use), not both. Without `stackReference` the keys are also the
+    shape of the `network` output a referenced stack must export (components/network.py).
+    """
+
+    stack_reference: StackName | None = None
+    """`organization/project/stack` whose `network` output provides the ids: a stack of this
+    program (such as one from Pulumi.network.yaml) or any stack exporting the same shape, in the
+    same account and region as this stack."""
+    vpc_id: VpcId | None = None
+    """The VPC's id."""
+    vpc_cidr: Ipv4Cidr | None = None
+    """The VPC's primary CIDR block; the hybrid pattern checks that on-premises ranges lie
+    outside it."""
+    availability_zones: Annotated[list[AvailabilityZone], AfterValidator(unique)] = Field(default_factory=list)
+    """The zones of the subnets below; every subnet list has one subnet per zone, in this order."""
+    public_subnet_ids: SubnetIds = Field(default_factory=list)
+    """Subnets routed to an internet gateway (the multi-tier load balancer), one per zone."""
+    private_subnet_ids: SubnetIds = Field(default_factory=list)
+    """Subnets with egress to the internet, or to the endpoints the instances need (the
+    multi-tier web tier), one per zone."""
+    isolated_subnet_ids: SubnetIds = Field(default_factory=list)
+    """Subnets with no route out of the VPC (the multi-tier database), one per zone."""
+    private_route_table_ids: RouteTableIds = Field(default_factory=list)
+    """Route tables of the private subnets; the hybrid pattern propagates on-premises routes
+    to them."""
+    isolated_route_table_ids: RouteTableIds = Field(default_factory=list)
+    """Route tables of the isolated subnets; the hybrid pattern propagates on-premises routes
+    to them."""
+
+    @property
+    def ids_given(self) -> list[str]:
+        """The keys of the ids given (in camelCase, as written in the stack file)."""
+        return [
+            f.alias or name
+            for name, f in type(self).model_fields.items()
+            if name in self.model_fields_set - {"stack_reference"}
+        ]
+
+    def subnets(self, tier: str) -> list[str]:
+        return getattr(self, f"{tier}_subnet_ids")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ExistingNetwork:
+        if self.stack_reference is not None:
+            if self.ids_given:
+                raise ValueError(
+                    f"{CROSS_FIELD}stackReference: the network comes from {self.stack_reference!r} or from the ids "
+                    f"{self.ids_given}, not both; remove one"
+                )
+            return self
+        if self.vpc_id is None:
+            raise ValueError(f"{CROSS_FIELD}vpcId: required unless network.existing.stackReference is set")
+        if not self.availability_zones:
+            raise ValueError(f"{CROSS_FIELD}availabilityZones: list the zones of the VPC's subnets")
+        zones = len(self.availability_zones)
+        for tier in SUBNET_TIERS:
+            subnets = self.subnets(tier)
+            if subnets and len(subnets) != zones:
+                raise ValueError(
+                    f"{CROSS_FIELD}{tier}SubnetIds: lists {len(subnets)} subnets for {zones} availabilityZones; give "
+                    "one subnet per zone, in the order of availabilityZones (or none for a tier nothing uses)"
+                )
+        seen: dict[str, str] = {}
+        for tier in SUBNET_TIERS:
+            for subnet in self.subnets(tier):
+                if subnet in seen:
+                    raise ValueError(f"{CROSS_FIELD}{tier}SubnetIds: {subnet} is also in {seen[subnet]}SubnetIds")
+                seen[subnet] = tier
+        shared = set(self.private_route_table_ids) & set(self.isolated_route_table_ids)
+        if shared:
+            # One table serving both tiers is listed once, so each gets one route propagation.
+            raise ValueError(
+                f"{CROSS_FIELD}isolatedRouteTableIds: {sorted(shared)} are also in privateRouteTableIds; "
+                "list a table once"
+            )
+        return self
+
+
 class Network(Model):
     enabled: bool
     """Build the VPC even when no enabled pattern needs one (multi-tier and hybrid build it regardless)."""
@@ -141,6 +244,10 @@ class Network(Model):
     """Free S3 and DynamoDB gateway endpoints on the private and isolated route tables."""
     flow_logs: FlowLogs
     """VPC flow logs."""
+    existing: ExistingNetwork | None = None
+    """Borrow a VPC instead of creating one: by id, or from another stack's `network` output.
+    The keys that shape a created VPC (cidr, azCount, natStrategy, gatewayEndpoints, flowLogs)
+    are then unused."""
 
     @model_validator(mode="after")
     def _zones_match_count(self) -> Network:
@@ -153,6 +260,127 @@ class Network(Model):
                     f"{CROSS_FIELD}availabilityZones: lists {len(zones)} zones but azCount is {self.az_count}"
                 )
         return self
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Network:
+        if self.existing is not None:
+            if self.enabled:
+                raise ValueError(
+                    f"{CROSS_FIELD}enabled: true creates a VPC but network.existing borrows one; "
+                    "set one of them (a stack has one network)"
+                )
+            if self.availability_zones is not None:
+                raise ValueError(
+                    f"{CROSS_FIELD}availabilityZones: pins the zones of a VPC this stack creates; a borrowed "
+                    "network's zones are network.existing.availabilityZones"
+                )
+        return self
+
+    @property
+    def vpc_cidr(self) -> str | None:
+        """The CIDR of the stack's VPC when the config knows it (None: read from another stack)."""
+        if self.existing is None:
+            return self.cidr
+        return self.existing.vpc_cidr
+
+
+@dataclass(frozen=True)
+class NetworkNeeds:
+    """What a VPC pattern needs of the network it lands in; a created network has all of it,
+    a borrowed one is checked (`network_problems`)."""
+
+    tiers: tuple[str, ...]  # subnet tiers it places resources in, one subnet per zone each
+    min_zones: int
+    route_tables: bool  # it propagates routes to the private and isolated route tables
+    outside: str | None  # the key of CIDRs of its config that must lie outside the VPC
+    why: str
+
+
+# Keyed by the pattern's config block; every `in_vpc` pattern has an entry (tests/test_byo_config.py).
+NETWORK_NEEDS = {
+    "multiTier": NetworkNeeds(
+        tiers=SUBNET_TIERS,
+        min_zones=2,
+        route_tables=False,
+        outside=None,
+        why="its load balancer, instances and database use a public, a private and an isolated subnet "
+        "in each zone, and an ALB and an RDS subnet group need at least two zones",
+    ),
+    "hybrid": NetworkNeeds(
+        tiers=(),
+        min_zones=1,
+        route_tables=True,
+        outside="hybrid.onPremisesCidrs",
+        why="the VPN propagates on-premises routes to the private and isolated route tables, and traffic "
+        "to on-premises ranges inside the VPC's CIDR would never leave the VPC",
+    ),
+}
+
+
+def block_attribute(key: str) -> str:
+    """The StackConfig attribute of a config key (`multiTier` -> `multi_tier`)."""
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", key).lower()
+
+
+def _config_value(cfg: Any, key: str) -> Any:
+    value = cfg
+    for part in key.split("."):
+        value = getattr(value, block_attribute(part))
+    return value
+
+
+def network_problems(cfg: Any, network: ExistingNetwork) -> list[tuple[str, str]]:
+    """What the stack's enabled VPC patterns need of the borrowed `network` and it lacks.
+
+    Each problem is (key relative to the stack, message); keys of the network's own values are
+    `network.existing.<key>`, so a caller that read `network` from another stack can point at
+    `network.existing.stackReference` instead.
+    """
+    found: list[tuple[str, str]] = []
+    strangers = [z for z in network.availability_zones if z[:-1] != cfg.region]
+    if strangers:
+        found.append(("network.existing.availabilityZones", f"{strangers} are not zones of aws:region {cfg.region}"))
+    for key, needs in NETWORK_NEEDS.items():
+        if not _config_value(cfg, key).enabled:
+            continue
+        zones = len(network.availability_zones)
+        if zones < needs.min_zones:
+            found.append(
+                (
+                    "network.existing.availabilityZones",
+                    f"{key} needs at least {needs.min_zones} zones, the network has {zones} ({needs.why})",
+                )
+            )
+        for tier in needs.tiers:
+            if not network.subnets(tier):
+                found.append((f"network.existing.{tier}SubnetIds", f"{key} needs {tier} subnets ({needs.why})"))
+        if needs.route_tables and not (network.private_route_table_ids or network.isolated_route_table_ids):
+            found.append(
+                ("network.existing.privateRouteTableIds", f"{key} needs route tables to propagate to ({needs.why})")
+            )
+        if needs.outside is None:
+            continue
+        if network.vpc_cidr is None:
+            found.append(("network.existing.vpcCidr", f"{key} needs the VPC's CIDR ({needs.why})"))
+            continue
+        vpc = ipaddress.IPv4Network(network.vpc_cidr)
+        for cidr in _config_value(cfg, needs.outside):
+            if ipaddress.IPv4Network(cidr).overlaps(vpc):
+                found.append((needs.outside, f"{cidr} overlaps the borrowed VPC's CIDR {vpc} ({needs.why})"))
+    return found
+
+
+def borrowed_network_fits(cfg: Any) -> None:
+    """A stack-level rule (components/config.py): borrowed ids meet the enabled patterns' needs.
+
+    A network read from another stack (`network.existing.stackReference`) is checked the same
+    way when the program reads it (components/network.py), since its ids are not in the config.
+    """
+    existing = cfg.network.existing
+    if existing is None or existing.stack_reference is not None:
+        return
+    for key, message in network_problems(cfg, existing):
+        raise ValueError(f"{CROSS_FIELD}{key}: {message}")
 
 
 class Functions(Model):
@@ -177,12 +405,6 @@ LAMBDAS_DIR = assets.LAMBDAS_DIR
 def has_handler(code: str) -> bool:
     """Whether lambdas/<code>/app.py exists; a config naming a missing folder fails on it."""
     return (LAMBDAS_DIR / code / "app.py").is_file()
-
-
-def unique(value: list[str]) -> list[str]:
-    if len(set(value)) != len(value):
-        raise ValueError(f"lists a value twice (got {value})")
-    return value
 
 
 class ApiThrottling(Model):
@@ -274,4 +496,4 @@ class Pattern:
     @property
     def attribute(self) -> str:
         """The StackConfig attribute holding the block (`multiTier` -> `multi_tier`)."""
-        return re.sub(r"(?<!^)([A-Z])", r"_\1", self.key).lower()
+        return block_attribute(self.key)

@@ -624,10 +624,14 @@ def asg_multi_az(resources: Sequence[Resource], ctx: Context) -> Iterator[tuple[
     subnets = _by_type(resources, "aws:ec2/subnet:Subnet")
     for group in _by_type(resources, "aws:autoscaling/group:Group"):
         zones = {z for z in _as_list(group.props.get("availabilityZones")) if not is_unknown(z)}
-        for subnet in subnets:
-            if group.depends_on(subnet, "vpcZoneIdentifiers"):
-                zone = subnet.props.get("availabilityZone") or subnet.props.get("availabilityZoneId")
-                zones.add(UNKNOWN if is_unknown(zone) else zone)
+        own = [s for s in subnets if group.depends_on(s, "vpcZoneIdentifiers")]
+        for subnet in own:
+            zone = subnet.props.get("availabilityZone") or subnet.props.get("availabilityZoneId")
+            zones.add(UNKNOWN if is_unknown(zone) else zone)
+        if not own:
+            # Subnets of a borrowed network (network.existing) are no resources of this stack; the
+            # program refuses a borrowed tier that is not one subnet per zone, so each is a zone.
+            zones.update(s for s in _as_list(group.props.get("vpcZoneIdentifiers")) if not is_unknown(s))
         if len(zones) < 2:
             yield group, f"spans {len(zones)} AZ(s)"
 

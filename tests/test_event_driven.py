@@ -21,7 +21,7 @@ from components.event_driven.component import (
     EventDriven,
     EventDrivenArgs,
 )
-from tests.conftest import run_with
+from tests.conftest import run_with, skip_unless_enabled
 from tools.offline import STACKS, Registered, Run, run_cached, run_program, stack_config, wired
 
 QUEUE = "aws:sqs/queue:Queue"
@@ -68,6 +68,8 @@ _RUNS: dict[tuple[str, bool], Run] = {}
 
 
 def _get_run(source: str, preview: bool) -> Run:
+    if source != "rich":
+        skip_unless_enabled(source, "eventDriven")
     key = (source, preview)
     if key not in _RUNS:
         if source == "rich":

@@ -12,7 +12,7 @@ import pytest
 from components.config import ConfigError, StackConfig, validate
 from components.defaults import deep_merge
 from components.microservices import Microservices, MicroservicesArgs
-from tests.conftest import run_with
+from tests.conftest import run_with, skip_unless_enabled
 from tools.offline import Registered, Run, SecretConfigValue, run_program, stack_config, wired
 
 MICROSERVICES = "aws-patterns:microservices:Microservices"
@@ -58,6 +58,13 @@ def run(request: pytest.FixtureRequest) -> Run:
     if request.param not in _RUNS:
         _RUNS[request.param] = _run(request.param)
     return _RUNS[request.param]
+
+
+@pytest.fixture
+def stack_run(stack_run: Run) -> Run:
+    """conftest's run of every shipped stack, skipped for those without microservices."""
+    skip_unless_enabled(stack_run.stack, "microservices")
+    return stack_run
 
 
 def _service_of(run: Run, res: Registered) -> str | None:

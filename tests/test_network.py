@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+from pulumi.runtime.mocks import MockCallArgs
 
-from components.config import StackConfig, validate
+from components.config import ConfigError, StackConfig, validate
 from components.network import subnet_cidrs
-from tests.conftest import run_with
-from tools.offline import STACKS, Registered, Run, stack_config, wired
+from tests.conftest import config_with, run_with
+from tools.offline import STACKS, AwsMocks, RecordingMonitor, Registered, Run, run_program, stack_config, wired
 
 NETWORK = "aws-patterns:network:Network"
 # Every pattern but the network off, so these tests see the network's own choices (the VPC
@@ -175,3 +177,105 @@ def test_network_outputs_are_exported(stack: str) -> None:
     for tier in ("public", "private", "isolated"):
         assert exported[f"{tier}SubnetIds"] == [s.id for s in _subnets(run, tier)]
     assert len(exported["natPublicIps"]) == len(run.by_type(NAT))
+
+
+# --- zones where the capacity is ---------------------------------------------------------------
+
+GRAVITON = ("m7g.large", "db.m7g.large")
+X86 = ("m7i.large", "db.m7i.large")
+
+
+def _answer(token: str, **args: Any) -> dict[str, Any]:
+    """What the mocks answer the program's lookup `token` (the same mocks the runs use)."""
+    answer, _ = AwsMocks("us-east-1", preview=True).call(MockCallArgs(token, args, ""))
+    return answer
+
+
+def _usable_zones(instance_type: str, instance_class: str) -> list[str]:
+    """The region's zones that, per the mocks, offer both; in the order the network uses them."""
+    region = _answer("aws:index/getAvailabilityZones:getAvailabilityZones")["names"]
+    offered = _answer(
+        "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings",
+        filters=[{"name": "instance-type", "values": [instance_type]}],
+        locationType="availability-zone",
+    )["locations"]
+    orderable = _answer(
+        "aws:rds/getOrderableDbInstance:getOrderableDbInstance",
+        engine="postgres",
+        preferredInstanceClasses=[instance_class],
+    )["availabilityZones"]
+    return sorted(set(region) & set(offered) & set(orderable))
+
+
+# Only the network and the multi-tier pattern (whose types choose the zones): quicker runs.
+OTHERS_OFF = {k: {"enabled": False} for k in ("hybrid", "eventDriven", "serverless", "microservices", "observability")}
+
+
+def _with_types(instance_type: str, instance_class: str, **network: Any) -> dict[str, Any]:
+    return {
+        "network": network,
+        "multiTier": {"instances": {"instanceType": instance_type}, "database": {"instanceClass": instance_class}},
+        **OTHERS_OFF,
+    }
+
+
+def _zones(run: Run) -> list[str]:
+    """The zones of the network's subnets, in slot order."""
+    return [s.inputs["availabilityZone"] for s in sorted(_subnets(run, "private"), key=lambda s: s.name)]
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "instance_class"),
+    [(GRAVITON[0], X86[1]), (X86[0], GRAVITON[1]), GRAVITON],
+    ids=["web-type", "db-class", "both"],
+)
+def test_a_zone_without_the_web_instance_type_or_db_class_is_skipped(instance_type: str, instance_class: str) -> None:
+    region = _answer("aws:index/getAvailabilityZones:getAvailabilityZones")["names"]
+    usable = _usable_zones(instance_type, instance_class)
+    lacking = sorted(set(region) - set(usable))
+    assert lacking, "the mocks offer these everywhere, so nothing would be skipped"
+
+    run = run_with("prod", _with_types(instance_type, instance_class, azCount=len(usable)), preview=True).within(
+        NETWORK
+    )
+
+    assert _zones(run) == usable  # every zone that offers both, in name order
+    assert not set(_zones(run)) & set(lacking)
+
+
+def test_where_everything_is_offered_every_zone_is_usable() -> None:
+    """Guards the test above: the skipped zone is skipped for the type, not for its name."""
+    region = sorted(_answer("aws:index/getAvailabilityZones:getAvailabilityZones")["names"])
+    run = run_with("prod", _with_types(*X86, azCount=len(region)), preview=True).within(NETWORK)
+    assert _zones(run) == region
+
+
+def test_the_first_zones_in_name_order_are_used() -> None:
+    run = run_with("prod", _with_types(*GRAVITON, azCount=3), preview=False).within(NETWORK)
+    assert _zones(run) == _usable_zones(*GRAVITON)[:3]
+
+
+def test_fewer_usable_zones_than_az_count_is_a_config_error_naming_the_types() -> None:
+    usable = _usable_zones(*GRAVITON)
+    monitors: list[RecordingMonitor] = []
+    config = config_with("prod", _with_types(*GRAVITON, azCount=len(usable) + 1))
+    with pytest.raises(ConfigError) as info:
+        run_program("prod", preview=True, config=config, monitors=monitors)
+    message = str(info.value)
+    assert message.startswith("aws-patterns:network.azCount:")
+    assert all(t in message for t in GRAVITON) and f"azCount is {len(usable) + 1}" in message
+    assert [req.type for req, _ in monitors[0].requests if req.type.startswith("aws:")] == []
+
+
+def test_pinned_zones_are_used_as_given() -> None:
+    region = _answer("aws:index/getAvailabilityZones:getAvailabilityZones")["names"]
+    lacking = sorted(set(region) - set(_usable_zones(*GRAVITON)))
+    pinned = [lacking[0], _usable_zones(*GRAVITON)[0]]
+    run = run_with("prod", _with_types(*GRAVITON, azCount=2, availabilityZones=pinned), preview=True)
+    assert _zones(run.within(NETWORK)) == pinned
+
+
+def test_a_network_without_a_multi_tier_pattern_uses_every_zone_the_region_offers() -> None:
+    region = sorted(_answer("aws:index/getAvailabilityZones:getAvailabilityZones")["names"])
+    run = run_with("prod", {"network": {"enabled": True, "azCount": len(region)}, **ONLY_NETWORK}, preview=True)
+    assert _zones(run.within(NETWORK)) == region

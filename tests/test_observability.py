@@ -17,7 +17,7 @@ import pytest
 from components.config import ConfigError, StackConfig, validate
 from components.observability import ALARMS, ObservabilityArgs
 from components.patterns import PATTERNS
-from tests.conftest import run_with
+from tests.conftest import run_with, skip_unless_enabled
 from tools.offline import ROOT, STACKS, Registered, Run, run_program, stack_config, wired
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -85,6 +85,13 @@ MATH = {
     # ThrottledRequests exists only per operation; these two are table-wide.
     "table-throttles": ("AWS/DynamoDB", {"ReadThrottleEvents", "WriteThrottleEvents"}, GE, FINE),
 }
+
+
+@pytest.fixture
+def stack_run(stack_run: Run) -> Run:
+    """conftest's run of every shipped stack, skipped for those without observability."""
+    skip_unless_enabled(stack_run.stack, "observability")
+    return stack_run
 
 
 def _config(stack: str, overrides: dict[str, Any] | None = None) -> StackConfig:
@@ -469,6 +476,7 @@ def test_every_registered_pattern_says_what_it_monitors(pattern: Any) -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_outputs(stack: str) -> None:
+    skip_unless_enabled(stack, "observability")
     run = run_with(stack, {}, preview=False)
     out = run.outputs["observability"]
     (topic,) = run.within(COMPONENT).by_type(TOPIC)

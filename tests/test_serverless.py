@@ -12,7 +12,7 @@ from components.config import ConfigError, StackConfig, validate
 from components.defaults import deep_merge
 from components.serverless import Serverless, ServerlessArgs
 from components.serverless.component import ROUTES
-from tests.conftest import run_with
+from tests.conftest import run_with, skip_unless_enabled
 from tools.offline import ACCOUNT, UNKNOWN, Registered, Run, run_program, stack_config, wired
 
 ORIGINS = ["https://app.example.com", "http://localhost:3000"]
@@ -32,6 +32,13 @@ def _run(cfg: StackConfig, preview: bool) -> Run:
 @pytest.fixture(params=[True, False], ids=["preview", "up"])
 def run(request: pytest.FixtureRequest) -> Run:
     return _run(_cfg(corsOrigins=ORIGINS), request.param)
+
+
+@pytest.fixture
+def stack_run(stack_run: Run) -> Run:
+    """conftest's run of every shipped stack, skipped for those without serverless."""
+    skip_unless_enabled(stack_run.stack, "serverless")
+    return stack_run
 
 
 def _only(run: Run, type_: str) -> Registered:

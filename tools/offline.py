@@ -7,13 +7,19 @@ test suite all run the program through it. No CLI, no credentials, no AWS.
   ones such as dnsName or invokeUrl) and answers the invokes the program makes. In preview mode
   it withholds computed outputs, as the engine does, so code that needs them sees unknowns.
 - `RecordingMonitor` keeps every `RegisterResourceRequest`'s parent, dependencies, provider and
-  options, which `MockResourceArgs` does not carry.
+  options, which `MockResourceArgs` does not carry, and every read (`ReadResourceRequest`: a
+  `pulumi.StackReference` is one).
+- A `StackReference` to a stack of this project whose stack file ships here
+  (`<org>/aws-patterns/<stack>`) is answered with that stack's own offline outputs (its up-mode
+  run), so an app stack that borrows the network stack's VPC plans against what that stack
+  really exports; `run_program(references=...)` answers any other stack name.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import runpy
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +39,13 @@ PROGRAM = ROOT / "__main__.py"
 PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
 ACCOUNT = "123456789012"
 STACKS = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+# AWS ids of the network resources other stacks borrow by id (network.existing), in AWS's shape
+# (prefix + 17 hex digits) so config validation accepts what the offline network stack exports.
+AWS_ID_PREFIXES = {"aws:ec2/vpc:Vpc": "vpc", "aws:ec2/subnet:Subnet": "subnet", "aws:ec2/routeTable:RouteTable": "rtb"}
+# Zones of the mocked region that lack Graviton (arm64) instance types and DB classes, as older
+# zones do (use1-az3, us-east-1e in many accounts): the zone choice must skip them.
+ZONES_WITHOUT_GRAVITON = ("e",)
 
 
 @dataclass
@@ -117,17 +130,30 @@ def wired(res: Registered, prop: str, target: Registered) -> bool:
 class AwsMocks(Mocks):
     """Computed outputs and invoke answers that look like AWS's."""
 
-    def __init__(self, region: str, preview: bool) -> None:
+    def __init__(self, region: str, preview: bool, references: dict[str, dict[str, Any]] | None = None) -> None:
         self.region = region
         self.preview = preview
+        # Outputs of the stacks the program may reference, by fully qualified stack name.
+        self.references = references or {}
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        if args.typ == STACK_REFERENCE:
+            return self._stack_reference(args.inputs["name"])
         if not args.custom or args.typ.startswith("pulumi:providers:"):
             return f"{args.name}-id", dict(args.inputs)
         if self.preview:
             # During a preview the engine knows only the inputs; ids and ARNs are unknown.
             return None, dict(args.inputs)
-        return f"{args.name}-id", {**args.inputs, **self._computed(args)}
+        prefix = AWS_ID_PREFIXES.get(args.typ)
+        id_ = f"{prefix}-{hashlib.sha256(args.name.encode()).hexdigest()[:17]}" if prefix else f"{args.name}-id"
+        return id_, {**args.inputs, **self._computed(args)}
+
+    def _stack_reference(self, name: str) -> tuple[str, dict[str, Any]]:
+        # The engine reads a referenced stack's outputs in previews too, so they are known in both.
+        if name not in self.references:
+            known = ", ".join(sorted(self.references)) or "none"
+            raise NotImplementedError(f"the mocks know no stack {name!r} (known: {known}); pass it in references")
+        return name, {"name": name, "outputs": self.references[name], "secretOutputNames": []}
 
     def _computed(self, args: MockResourceArgs) -> dict[str, Any]:
         service, kind = _service_and_kind(args.typ)
@@ -138,6 +164,8 @@ class AwsMocks(Mocks):
             "aws:ec2/eip:Eip": {"publicIp": "203.0.113.10", "allocationId": f"eipalloc-{args.name}"},
             "aws:ec2/natGateway:NatGateway": {"publicIp": "203.0.113.10"},
             "aws:iam/role:Role": {"arn": f"arn:aws:iam::{ACCOUNT}:role/{name}"},
+            # What another stack reads back as eventDriven.busArn (components/event_driven/config.py).
+            "aws:cloudwatch/eventBus:EventBus": {"arn": f"arn:aws:events:{self.region}:{ACCOUNT}:event-bus/{name}"},
             "aws:cloudwatch/logGroup:LogGroup": {"arn": f"arn:aws:logs:{self.region}:{ACCOUNT}:log-group:{name}"},
             "aws:lb/loadBalancer:LoadBalancer": {
                 "dnsName": f"{name}.{self.region}.elb.amazonaws.com",
@@ -227,9 +255,48 @@ class AwsMocks(Mocks):
                 "region": self.region,
             },
         }
+        # Answers that depend on what was asked (the zone choice, components/network.py).
+        lookups = {
+            "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": self._instance_type_offerings,
+            "aws:rds/getOrderableDbInstance:getOrderableDbInstance": self._orderable_db_instance,
+        }
+        if args.token in lookups:
+            return lookups[args.token](args.args), []
         if args.token not in answers:
             raise NotImplementedError(f"the test mocks do not answer the invoke {args.token}; add it to AwsMocks.call")
         return answers[args.token], []
+
+    def _zones_offering(self, instance_type: str) -> list[str]:
+        graviton = re.fullmatch(r"(db\.)?[a-z]+\d+[a-z]*g[a-z]*\.[a-z0-9]+", instance_type) is not None
+        return [f"{self.region}{c}" for c in "abcdef" if not (graviton and c in ZONES_WITHOUT_GRAVITON)]
+
+    def _instance_type_offerings(self, args: dict[str, Any]) -> dict[str, Any]:
+        filters = {f["name"]: f["values"] for f in args.get("filters") or []}
+        if args.get("locationType") != "availability-zone" or set(filters) != {"instance-type"}:
+            raise NotImplementedError(f"the mocks answer instance type offerings by zone and type only (got {args})")
+        offers = [(zone, t) for t in filters["instance-type"] for zone in self._zones_offering(t)]
+        return {
+            "id": self.region,
+            "filters": args["filters"],
+            "locationType": "availability-zone",
+            "locations": [zone for zone, _ in offers],
+            "locationTypes": ["availability-zone"] * len(offers),
+            "instanceTypes": [t for _, t in offers],
+        }
+
+    def _orderable_db_instance(self, args: dict[str, Any]) -> dict[str, Any]:
+        classes = args.get("preferredInstanceClasses") or [args.get("instanceClass")]
+        if not args.get("engine") or None in classes:
+            raise NotImplementedError(f"the mocks answer orderable DB instances by engine and class only (got {args})")
+        return {
+            "id": classes[0],
+            "engine": args["engine"],
+            "engineVersion": "17.7",
+            "instanceClass": classes[0],
+            "licenseModel": "postgresql-license",
+            "storageType": args.get("storageType") or "gp3",
+            "availabilityZones": self._zones_offering(classes[0]),
+        }
 
 
 class RecordingMonitor(MockMonitor):
@@ -241,6 +308,11 @@ class RecordingMonitor(MockMonitor):
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)
+        self.requests.append((request, response.urn))
+        return response
+
+    def ReadResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().ReadResource(request)
         self.requests.append((request, response.urn))
         return response
 
@@ -306,22 +378,39 @@ def _resolve(value: Any) -> Any:
     return value
 
 
+def referenced_stacks(config: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Offline outputs of every shipped stack `config` references (`<org>/aws-patterns/<stack>`).
+
+    Any config value naming such a stack counts, so the engine needs no list of the keys that
+    hold stack references; each referenced stack runs once per process, in up mode (its outputs
+    are what `pulumi up` would have exported).
+    """
+    pattern = re.compile(rf"[A-Za-z0-9_.-]+/{re.escape(PROJECT)}/([A-Za-z0-9_.-]+)")
+    found = {m.group(0): m.group(1) for value in config.values() for m in pattern.finditer(value)}
+    return {name: run_cached(stack, preview=False).outputs for name, stack in sorted(found.items()) if stack in STACKS}
+
+
 def run_program(
     stack: str,
     preview: bool,
     config: dict[str, str] | None = None,
     monitors: list[RecordingMonitor] | None = None,
     program: Callable[[], object] | None = None,
+    references: dict[str, dict[str, Any]] | None = None,
 ) -> Run:
     """Run `__main__.py` for `stack` (or for an explicit engine-style `config`) under mocks.
 
     `monitors`, when given, receives the monitor, so a test can inspect what was registered
     even when the program raises. `program` replaces `__main__.py` (the benchmark's floor).
+    `references` are the outputs of the stacks the program may reference, by fully qualified
+    name, over those of the shipped stacks the config names (`referenced_stacks`).
     """
     values = stack_config(stack) if config is None else config
+    # Before this run's config and mocks are set: a referenced stack is a program run of its own.
+    outputs = {**referenced_stacks(values), **(references or {})}
     pulumi.runtime.set_all_config(values, [k for k, v in values.items() if isinstance(v, SecretConfigValue)])
     pulumi_settings.ROOT.set(None)  # a fresh root Stack for every run
-    mocks = AwsMocks(values.get("aws:region", "us-east-1"), preview)
+    mocks = AwsMocks(values.get("aws:region", "us-east-1"), preview, references=outputs)
     monitor = RecordingMonitor(mocks)
     if monitors is not None:
         monitors.append(monitor)
@@ -337,24 +426,28 @@ def run_program(
         if request.type == "pulumi:pulumi:Stack":
             continue
         state = registered.get(urn)
+        # A read (ReadResourceRequest: a StackReference) has its state in `properties` and none
+        # of the options a registration carries.
+        read = not hasattr(request, "object")
+        links = {} if read else {k: list(v.urns) for k, v in request.propertyDependencies.items()}
         run.resources.append(
             Registered(
                 type=request.type,
                 name=request.name,
                 urn=urn,
                 id=state.id if state else None,
-                custom=request.custom,
-                inputs=_sync_await(_deserialize(request.object)),
+                custom=True if read else request.custom,
+                inputs=_sync_await(_deserialize(request.properties if read else request.object)),
                 outputs=dict(state.state) if state else {},
                 parent=request.parent,
                 provider=request.provider,
                 dependencies=list(request.dependencies),
-                property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
-                protect=request.protect,
-                aliases=list(request.aliases) + list(request.aliasURNs),
-                ignore_changes=list(request.ignoreChanges),
-                replace_on_changes=list(request.replaceOnChanges),
-                delete_before_replace=request.deleteBeforeReplace,
+                property_dependencies=links,
+                protect=False if read else request.protect,
+                aliases=[] if read else list(request.aliases) + list(request.aliasURNs),
+                ignore_changes=[] if read else list(request.ignoreChanges),
+                replace_on_changes=[] if read else list(request.replaceOnChanges),
+                delete_before_replace=False if read else request.deleteBeforeReplace,
             )
         )
     return run
@@ -363,7 +456,9 @@ def run_program(
 _CACHE: dict[tuple[str, bool, str], Run] = {}
 
 
-def run_cached(stack: str, preview: bool, config: dict[str, str] | None = None) -> Run:
+def run_cached(
+    stack: str, preview: bool, config: dict[str, str] | None = None, references: dict[str, dict[str, Any]] | None = None
+) -> Run:
     """`run_program` for a stack file (or an explicit engine-style `config`), once per process.
 
     Runs are deterministic, so identical requests share one Run; callers only read it. Runs with
@@ -371,9 +466,9 @@ def run_cached(stack: str, preview: bool, config: dict[str, str] | None = None) 
     """
     values = stack_config(stack) if config is None else config
     secrets = sorted(k for k, v in values.items() if isinstance(v, SecretConfigValue))
-    key = (stack, preview, json.dumps([values, secrets], sort_keys=True))
+    key = (stack, preview, json.dumps([values, secrets, references], sort_keys=True))
     if key not in _CACHE:
-        _CACHE[key] = run_program(stack, preview, config=values)
+        _CACHE[key] = run_program(stack, preview, config=values, references=references)
     return _CACHE[key]
 
 

@@ -12,7 +12,7 @@ are keyed by AWS resource type and shared by every pattern (docs/adr/0011-a-pack
 """
 
 from components.event_driven.component import EventDriven, EventDrivenArgs
-from components.event_driven.config import EventDrivenConfig
+from components.event_driven.config import EventDrivenConfig, bus_in_the_stack_region
 from components.event_driven.defaults import DEFAULTS
 from components.schema import Pattern
 
@@ -23,7 +23,7 @@ PATTERN = Pattern(
     title="Event-driven",
     docs="docs/patterns/event-driven.md",
     in_vpc=False,
-    checks=(),
+    checks=(bus_in_the_stack_region,),
 )
 
 __all__ = ["PATTERN", "EventDriven", "EventDrivenArgs"]

@@ -1,7 +1,9 @@
 """The event-driven pattern: a custom EventBridge bus, rules, SQS queues, SNS topics, consumers.
 
 What it creates, from the `eventDriven` config block:
-- a custom bus with an archive (so past events can be replayed) kept `archiveRetentionDays`;
+- a custom bus with an archive (so past events can be replayed) kept `archiveRetentionDays`, or
+  nothing of the bus when it borrows one (`existingBus`: by name, ARN or another stack's output;
+  an archive of a borrowed bus only when asked, since it would hold every producer's events);
 - per rule: the rule on the bus and one target per configured queue, topic or function, each
   with the block's retry policy and its own dead-letter queue for events EventBridge gave up on;
 - per queue: the queue and its dead-letter queue (`maxReceiveCount` receives, then the DLQ);
@@ -35,8 +37,10 @@ from components import policies
 from components.defaults import NAMESPACE
 from components.event_driven import config as schema
 from components.functions import FunctionSettings, PythonFunction, PythonFunctionArgs
-from components.naming import caller_account, name_tag
+from components.naming import caller_account, name_tag, partition
 from components.observability import Monitored, Rule
+from components.references import EventBusRef, StackReferences
+from components.schema import ConfigError
 
 if TYPE_CHECKING:
     from components.config import StackConfig
@@ -61,20 +65,61 @@ def visibility_timeout(function_timeout: int, batching_window: int) -> int:
 
 
 @dataclass(frozen=True)
+class BorrowedBus:
+    """A bus the pattern attaches to instead of creating one (`eventDriven.existingBus`)."""
+
+    name: pulumi.Input[str]
+    arn: pulumi.Input[str] | None  # None: this account's bus of that name, in the stack's region
+    default: bool  # the account's default bus, whose rule metrics carry no EventBusName dimension
+    archive: bool
+
+
+@dataclass(frozen=True)
 class EventDrivenArgs:
     settings: schema.EventDrivenConfig
     functions: FunctionSettings
     protect: bool = False
     deletion_protection: bool = False
+    existing_bus: BorrowedBus | None = None
 
     @classmethod
-    def from_config(cls, cfg: StackConfig) -> EventDrivenArgs:
+    def from_config(cls, cfg: StackConfig, references: StackReferences | None = None) -> EventDrivenArgs:
+        """`references` reads a bus from another stack (`existingBus.stackReference`)."""
         return cls(
             settings=cfg.event_driven,
             functions=FunctionSettings.from_config(cfg),
             protect=cfg.common.protect_stateful_resources,
             deletion_protection=cfg.common.deletion_protection,
+            existing_bus=borrowed_bus(cfg, references),
         )
+
+
+def borrowed_bus(cfg: StackConfig, references: StackReferences | None) -> BorrowedBus | None:
+    """The bus `eventDriven.existingBus` names; one read from another stack is checked here,
+    before this stack registers anything but the StackReference (a read)."""
+    bus = cfg.event_driven.existing_bus
+    if bus is None:
+        return None
+    if bus.arn is not None:
+        name = schema.BUS_ARN.fullmatch(bus.arn).group("name")  # type: ignore[union-attr]
+        return BorrowedBus(name, bus.arn, name == schema.DEFAULT_BUS, bus.archive)
+    if bus.name is not None:
+        return BorrowedBus(bus.name, None, bus.name == schema.DEFAULT_BUS, bus.archive)
+    assert bus.stack_reference is not None and references is not None, "validated: one source; main passes references"
+    key = "eventDriven.existingBus.stackReference"
+    source = references.output(bus.stack_reference, "eventDriven", key)
+    value = source.value if isinstance(source.value, dict) else {}
+    name, arn = value.get("busName"), value.get("busArn")
+    match = schema.BUS_ARN.fullmatch(arn) if isinstance(arn, str) else None
+    where = f"{NAMESPACE}:{key}: the eventDriven output of {source.stack!r}"
+    if match is None or match.group("name") != name:
+        raise ConfigError(f"{where} needs busName and the busArn of that bus (got {value!r:.200})")
+    if match.group("region") != cfg.region:
+        raise ConfigError(
+            f"{where} is a bus in {match.group('region')}, the stack is in aws:region {cfg.region}; "
+            "EventBridge attaches rules only to a bus of their own region"
+        )
+    return BorrowedBus(source.get("busName"), source.get("busArn"), name == schema.DEFAULT_BUS, bus.archive)
 
 
 @dataclass(frozen=True)
@@ -95,8 +140,9 @@ class _Target:
 class EventDriven(pulumi.ComponentResource):
     """Custom bus + archive, rules with retrying targets, queues with DLQs, topics, consumers."""
 
-    bus: aws.cloudwatch.EventBus
-    archive: aws.cloudwatch.EventArchive
+    bus: aws.cloudwatch.EventBus | None  # None: the bus is borrowed
+    bus_ref: EventBusRef  # the bus the rules are on, created or borrowed
+    archive: aws.cloudwatch.EventArchive | None
     rules: dict[str, aws.cloudwatch.EventRule]
     targets: dict[str, aws.cloudwatch.EventTarget]  # keyed "<rule>/<kind>-<name>"
     queues: dict[str, aws.sqs.Queue]
@@ -121,14 +167,23 @@ class EventDriven(pulumi.ComponentResource):
         self._queue_statements: dict[str, list[dict[str, Any]]] = {}
         self._topic_statements: dict[str, list[dict[str, Any]]] = {}
 
-        self.bus = aws.cloudwatch.EventBus("bus", tags=name_tag("events"), opts=self._child)
-        self.archive = aws.cloudwatch.EventArchive(
-            "archive",
-            event_source_arn=self.bus.arn,
-            retention_days=cfg.archive_retention_days,
-            description="Every event on the bus, kept for replay",
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
-        )
+        borrowed = args.existing_bus
+        if borrowed is None:
+            self.bus = aws.cloudwatch.EventBus("bus", tags=name_tag("events"), opts=self._child)
+            self.bus_ref = EventBusRef(self.bus.name, self.bus.arn)
+        else:
+            self.bus = None
+            self.bus_ref = EventBusRef(borrowed.name, borrowed.arn or self._arn_of_bus(borrowed.name))
+        self._default_bus = borrowed is not None and borrowed.default
+        self.archive = None
+        if borrowed is None or borrowed.archive:
+            self.archive = aws.cloudwatch.EventArchive(
+                "archive",
+                event_source_arn=self.bus_ref.arn,
+                retention_days=cfg.archive_retention_days,
+                description="Every event on the bus, kept for replay",
+                opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            )
 
         consumer_of = {fn.queue: fn for fn in cfg.functions.values() if fn.queue}
         self.queues, self.dead_letter_queues = {}, {}
@@ -158,8 +213,8 @@ class EventDriven(pulumi.ComponentResource):
 
         self.register_outputs(
             {
-                "busName": self.bus.name,
-                "busArn": self.bus.arn,
+                "busName": self.bus_ref.name,
+                "busArn": self.bus_ref.arn,
                 "queueUrls": {q: queue.url for q, queue in self.queues.items()},
                 "deadLetterQueueUrls": {q: queue.url for q, queue in self.dead_letter_queues.items()},
                 "topicArns": {t: topic.arn for t, topic in self.topics.items()},
@@ -177,8 +232,17 @@ class EventDriven(pulumi.ComponentResource):
                 **{f"{q}-dlq": dlq for q, dlq in self.dead_letter_queues.items()},
                 **{f"{t.replace('/', '-')}-dlq": dlq for t, dlq in self.target_dead_letter_queues.items()},
             },
-            rules={name: Rule(rule, self.bus) for name, rule in self.rules.items()},
+            rules={
+                name: Rule(rule, None if self._default_bus else self.bus_ref.name) for name, rule in self.rules.items()
+            },
             tables=dict(self.tables),
+        )
+
+    def _arn_of_bus(self, name: pulumi.Input[str]) -> pulumi.Output[str]:
+        """The ARN of this account's bus `name` in the provider's region."""
+        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
+        return pulumi.Output.concat(
+            "arn:", partition(self), ":events:", region, ":", self._account, ":event-bus/", name
         )
 
     # --- queues --------------------------------------------------------------------------------
@@ -387,7 +451,7 @@ class EventDriven(pulumi.ComponentResource):
     def _rule(self, name: str, rule_cfg: schema.EventRule) -> list[_Target]:
         rule = aws.cloudwatch.EventRule(
             name,
-            event_bus_name=self.bus.name,
+            event_bus_name=self.bus_ref.name,
             description=rule_cfg.description,
             event_pattern=json.dumps(rule_cfg.event_pattern),
             tags=name_tag("events", name),
@@ -445,7 +509,7 @@ class EventDriven(pulumi.ComponentResource):
             f"{target.rule}-{target.target_id}",
             rule=self.rules[target.rule].name,
             # Without the bus name the provider looks for the rule on the default bus.
-            event_bus_name=self.bus.name,
+            event_bus_name=self.bus_ref.name,
             target_id=target.target_id,
             arn=arn,
             retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, model_validator
 
-from components.schema import CROSS_FIELD, EMAIL, Model, has_handler, unique
+from components.schema import CROSS_FIELD, EMAIL, Model, StackName, has_handler, unique
 
 # EventBridge's own limits: five targets per rule; retries up to 185 attempts within 1 min-24 h.
 EVENT_RULE_MAX_TARGETS = 5
@@ -124,6 +125,41 @@ class EventFunction(Model):
         return self
 
 
+# EventBridge bus names (partner buses contain slashes) and bus ARNs, whose resource is
+# `event-bus/<name>`.
+_BUS_NAME = r"[A-Za-z0-9._/-]{1,256}"
+BUS_ARN = re.compile(rf"^arn:aws[a-z-]*:events:(?P<region>[a-z0-9-]+):\d{{12}}:event-bus/(?P<name>{_BUS_NAME})$")
+DEFAULT_BUS = "default"
+
+
+class ExistingBus(Model):
+    """A bus the pattern attaches its rules to instead of creating one (Solutions Constructs'
+    existingEventBusInterface): by name, by ARN, or from another stack's `eventDriven` output.
+
+    EventBridge keeps a rule in its bus's account and region, so the bus must be in this stack's
+    account and region.
+    """
+
+    name: Annotated[str, Field(pattern=rf"^{_BUS_NAME}$")] | None = None
+    """The bus's name (`default` is the account's default bus)."""
+    arn: Annotated[str, Field(pattern=BUS_ARN.pattern)] | None = None
+    """The bus's ARN."""
+    stack_reference: StackName | None = None
+    """`organization/project/stack` whose `eventDriven` output has `busName` and `busArn` (a stack of
+    this program that creates the bus, or any stack exporting the same keys)."""
+    archive: bool = False
+    """Archive the borrowed bus's events too. Off by default: the archive holds every producer's
+    events on the bus, not only this stack's, at this stack's cost, and a bus's owner usually
+    archives it already."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ExistingBus:
+        given = [k for k, v in (("name", self.name), ("arn", self.arn), ("stackReference", self.stack_reference)) if v]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of name, arn or stackReference, not {len(given)}")
+        return self
+
+
 class EventDrivenConfig(Model):
     """EventBridge bus, rules, SQS queues, SNS topics and Lambda consumers (components/event_driven/component.py)."""
 
@@ -145,6 +181,9 @@ class EventDrivenConfig(Model):
     """Function name to its settings; `null` removes a profile's function."""
     rules: Annotated[dict[EventName, EventRule | None], AfterValidator(_without_removed)]
     """Rule name to its event pattern and targets on the custom bus; `null` removes a profile's rule."""
+    existing_bus: ExistingBus | None = None
+    """Attach to this bus instead of creating one; microservices then publish to it, with the same
+    least-privilege policy (events:PutEvents on that bus's ARN only)."""
 
     @model_validator(mode="after")
     def _references(self) -> EventDrivenConfig:
@@ -193,3 +232,16 @@ class EventDrivenConfig(Model):
                 )
             consumed[fn.queue] = fn_name
         return self
+
+
+def bus_in_the_stack_region(cfg: Any) -> None:
+    """A borrowed bus given by ARN is in the stack's region (a referenced one is checked when read)."""
+    bus = cfg.event_driven.existing_bus
+    if not cfg.event_driven.enabled or bus is None or bus.arn is None:
+        return
+    region = BUS_ARN.fullmatch(bus.arn).group("region")  # type: ignore[union-attr]
+    if region != cfg.region:
+        raise ValueError(
+            f"{CROSS_FIELD}eventDriven.existingBus.arn: the bus is in {region}, the stack in aws:region {cfg.region}; "
+            "EventBridge attaches rules only to a bus of their own region"
+        )

@@ -37,7 +37,14 @@ def _event_driven(archive_days: int, retries: int, max_age: int, max_receives: i
     block["queues"]["orderProcessing"]["maxReceiveCount"] = max_receives
     block["functions"]["orderProcessor"]["maximumBatchingWindowSeconds"] = window
     retry = {"maximumRetryAttempts": retries, "maximumEventAgeSeconds": max_age}
-    return {"enabled": False, "archiveRetentionDays": archive_days, "retryPolicy": retry, **block}
+    # No profile borrows a bus: a stack names the one it attaches to (existingBus).
+    return {
+        "enabled": False,
+        "archiveRetentionDays": archive_days,
+        "retryPolicy": retry,
+        **block,
+        "existingBus": None,
+    }
 
 
 DEFAULTS = {

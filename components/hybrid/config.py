@@ -190,6 +190,8 @@ class HybridConfig(Model):
 
 def on_premises_outside_the_vpc(cfg: Any) -> None:
     """On-premises CIDRs must not overlap the VPC: traffic to them would never leave it."""
+    if cfg.network.existing is not None:
+        return  # a borrowed VPC's CIDR is checked with the rest of it (components/schema.py: network_problems)
     vpc = ipaddress.IPv4Network(cfg.network.cidr)
     for cidr in cfg.hybrid.on_premises_cidrs:
         if ipaddress.IPv4Network(cidr).overlaps(vpc):

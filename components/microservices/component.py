@@ -35,6 +35,7 @@ from components.functions import FunctionSettings, PythonFunction, PythonFunctio
 from components.microservices.config import KeyAttribute, SecondaryIndex
 from components.naming import log_group_prefix, name_tag, partition
 from components.observability import Monitored, RestStage
+from components.references import EventBusRef
 
 if TYPE_CHECKING:
     from components.config import StackConfig
@@ -142,11 +143,12 @@ class MicroservicesArgs:
     throttling_burst_limit: int = 100
     log_retention_days: int = 7
     tracing: bool = True
-    # When given, services that publish events may put events on this bus, and only on it.
-    event_bus: aws.cloudwatch.EventBus | None = field(default=None, compare=False)
+    # When given, services that publish events may put events on this bus (created or borrowed by
+    # the event-driven pattern), and only on it.
+    event_bus: EventBusRef | None = field(default=None, compare=False)
 
     @classmethod
-    def from_config(cls, cfg: StackConfig, event_bus: aws.cloudwatch.EventBus | None = None) -> MicroservicesArgs:
+    def from_config(cls, cfg: StackConfig, event_bus: EventBusRef | None = None) -> MicroservicesArgs:
         block = cfg.microservices
         functions = FunctionSettings.from_config(cfg)
         services = tuple(
@@ -210,7 +212,7 @@ class Service(pulumi.ComponentResource):
         name: str,
         args: ServiceArgs,
         api: Api,
-        event_bus: aws.cloudwatch.EventBus | None = None,
+        event_bus: EventBusRef | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("aws-patterns:microservices:Service", name, None, opts)
