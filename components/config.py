@@ -20,20 +20,34 @@ from typing import Annotated, Any
 import pulumi
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, create_model, model_validator
 
-from components.defaults import COMMON, ENVIRONMENTS, FUNCTIONS, NAMESPACE, NETWORK, OBSERVABILITY, deep_merge
+from components.defaults import (
+    ACCESS_LOGS,
+    COMMON,
+    ENVIRONMENTS,
+    FUNCTIONS,
+    IDENTITY,
+    NAMESPACE,
+    NETWORK,
+    OBSERVABILITY,
+    WAF,
+    deep_merge,
+)
 from components.patterns import PATTERNS
 from components.schema import (
     CROSS_FIELD,
     REGION,
     RESERVED_TAG_KEYS,
     TAG_CHARS,
+    AccessLogs,
     Common,
     ConfigError,
     Environment,
     Functions,
+    Identity,
     Model,
     Network,
     Observability,
+    Waf,
 )
 
 __all__ = ["PROFILES", "ConfigError", "StackConfig", "load", "validate"]
@@ -45,6 +59,9 @@ BLOCKS: dict[str, dict[str, dict[str, Any]]] = {
     "functions": FUNCTIONS,
     **{p.key: dict(p.defaults) for p in PATTERNS},
     "observability": OBSERVABILITY,
+    "identity": IDENTITY,
+    "waf": WAF,
+    "accessLogs": ACCESS_LOGS,
 }
 PROFILES: dict[str, dict[str, Any]] = {
     env: {block: copy.deepcopy(values[env]) for block, values in BLOCKS.items()} for env in ENVIRONMENTS
@@ -76,6 +93,9 @@ class _Stack(Model):
     network: Network
     functions: Functions
     observability: Observability
+    identity: Identity
+    waf: Waf
+    access_logs: AccessLogs
 
     @model_validator(mode="after")
     def _zones_in_region(self) -> _Stack:

@@ -144,9 +144,16 @@ class MicroservicesArgs:
     tracing: bool = True
     # When given, services that publish events may put events on this bus, and only on it.
     event_bus: aws.cloudwatch.EventBus | None = field(default=None, compare=False)
+    # The stack's regional web ACL (components/waf.py), for the REST API stage; None: no WAF.
+    web_acl_arn: pulumi.Input[str] | None = field(default=None, compare=False)
 
     @classmethod
-    def from_config(cls, cfg: StackConfig, event_bus: aws.cloudwatch.EventBus | None = None) -> MicroservicesArgs:
+    def from_config(
+        cls,
+        cfg: StackConfig,
+        event_bus: aws.cloudwatch.EventBus | None = None,
+        web_acl_arn: pulumi.Input[str] | None = None,
+    ) -> MicroservicesArgs:
         block = cfg.microservices
         functions = FunctionSettings.from_config(cfg)
         services = tuple(
@@ -181,6 +188,7 @@ class MicroservicesArgs:
             log_retention_days=cfg.common.log_retention_days,
             tracing=cfg.functions.tracing,
             event_bus=event_bus,
+            web_acl_arn=web_acl_arn,
         )
 
 
