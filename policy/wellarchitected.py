@@ -702,10 +702,14 @@ def accepts_tags(type_: str) -> bool:
     """Whether the pulumi_aws resource behind a type token takes `tags` (imported only when asked)."""
     import importlib
     import inspect
+    import keyword
 
     try:
         _, module, cls = type_.split(":")
-        resource = getattr(importlib.import_module(f"pulumi_aws.{module.split('/')[0].replace('-', '_')}"), cls)
+        package = module.split("/")[0].replace("-", "_")
+        # Python keywords get a trailing underscore as module names (aws:lambda/... -> pulumi_aws.lambda_).
+        package += "_" if keyword.iskeyword(package) else ""
+        resource = getattr(importlib.import_module(f"pulumi_aws.{package}"), cls)
         return "tags" in inspect.signature(resource._internal_init).parameters
     except (ImportError, AttributeError, ValueError):
         return False
