@@ -142,7 +142,8 @@ class WebAcl(pulumi.ComponentResource):
         self.web_acl = aws.wafv2.WebAcl(
             name,
             scope="REGIONAL",
-            description=f"{PROJECT} {pulumi.get_stack()}: public entry points (REST API stage, ALB)",
+            # WAF accepts only letters, digits, white space and +=:#@/-,. in a description.
+            description=f"{PROJECT} {pulumi.get_stack()}: REST API stage and ALB of the stack",
             default_action=aws.wafv2.WebAclDefaultActionArgs(allow=aws.wafv2.WebAclDefaultActionAllowArgs()),
             rules=rules,
             visibility_config=aws.wafv2.WebAclVisibilityConfigArgs(

@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+import botocore.session
 import pytest
 
 from components.config import ConfigError, StackConfig, validate
@@ -89,6 +90,16 @@ def test_rate_limit_blocks_per_ip_over_five_minutes_from_config(run: Run) -> Non
     }
 
 
+def _waf_shape(name: str) -> dict[str, Any]:
+    """A WAFv2 API constraint as AWS's own service model (botocore) states it."""
+    return botocore.session.get_session().get_service_model("wafv2").shape_for(name).metadata
+
+
+def _accepts(shape: str, value: str) -> bool:
+    meta = _waf_shape(shape)
+    return meta["min"] <= len(value) <= meta["max"] and re.search(meta["pattern"], value) is not None
+
+
 def test_every_rule_publishes_metrics_under_a_name_waf_accepts(run: Run) -> None:
     names = [rule["visibilityConfig"]["metricName"] for rule in _rules(run).values()]
     names.append(_only(run, ACL).inputs["visibilityConfig"]["metricName"])
@@ -97,9 +108,25 @@ def test_every_rule_publishes_metrics_under_a_name_waf_accepts(run: Run) -> None
         assert rule["visibilityConfig"]["cloudwatchMetricsEnabled"] is True
         assert rule["visibilityConfig"]["sampledRequestsEnabled"] is True
     for name in names:
-        # WAF's MetricName: 1-255 of letters, digits and _#:.-/ ("All" and "Default_Action" reserved).
-        assert re.fullmatch(r"[\w#:.\-/]{1,255}", name) and name not in ("All", "Default_Action")
-    assert re.fullmatch(r"[\w#:.\-/]+", metric_name("a b", "c+d"))
+        assert _accepts("MetricName", name) and name not in ("All", "Default_Action"), name
+    assert _accepts("MetricName", metric_name("a b", "c+d"))
+
+
+def test_names_and_description_are_ones_waf_accepts(run: Run) -> None:
+    acl = _only(run, ACL).inputs
+    assert _accepts("EntityDescription", acl["description"]), acl["description"]
+    for rule in acl["rules"]:
+        assert _accepts("EntityName", rule["name"]), rule["name"]
+    assert "name" not in acl, "auto-named: a replacement cannot collide with the web ACL it replaces"
+
+
+def test_rate_limit_bounds_are_wafs() -> None:
+    limit = _waf_shape("RateLimit")
+    _cfg(rateLimit=limit["min"])
+    _cfg(rateLimit=limit["max"])
+    for outside in (limit["min"] - 1, limit["max"] + 1):
+        with pytest.raises(ConfigError, match=r"aws-patterns:waf\.rateLimit: "):
+            _cfg(rateLimit=outside)
 
 
 def test_log_group_name_starts_with_aws_waf_logs_and_expires(run: Run) -> None:
