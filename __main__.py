@@ -7,8 +7,10 @@ the outputs. Everything AWS-specific lives in components/.
 import pulumi
 
 from components import config
+from components.access_logs import AccessLogs, AccessLogsArgs, uses_access_logs
 from components.event_driven import EventDriven, EventDrivenArgs
 from components.hybrid import Hybrid, HybridArgs
+from components.identity import Identity, IdentityArgs, uses_identity
 from components.microservices import Microservices, MicroservicesArgs
 from components.multi_tier import MultiTier, MultiTierArgs
 from components.naming import build_provider
@@ -16,6 +18,7 @@ from components.network import Network, NetworkArgs, borrow
 from components.observability import Observability, ObservabilityArgs
 from components.references import StackReferences
 from components.serverless import Serverless, ServerlessArgs
+from components.waf import WebAcl, WebAclArgs, uses_waf
 
 cfg = config.load()  # raises ConfigError (no traceback) before any resource is registered
 # What the stack borrows (a network, a bus; by id or from another stack's outputs) is read and
@@ -26,12 +29,28 @@ event_driven_args = EventDrivenArgs.from_config(cfg, references) if cfg.event_dr
 provider = build_provider(cfg)
 with_provider = pulumi.ResourceOptions(providers=[provider])
 
+# Stack-level edge security, before the patterns that use it, and only when one of them does.
+identity = Identity("identity", IdentityArgs.from_config(cfg), opts=with_provider) if uses_identity(cfg) else None
+web_acl = WebAcl("waf", WebAclArgs.from_config(cfg), opts=with_provider) if uses_waf(cfg) else None
+access_logs = (
+    AccessLogs("access-logs", AccessLogsArgs.from_config(cfg), opts=with_provider) if uses_access_logs(cfg) else None
+)
+jwt = identity.jwt if identity else None
+web_acl_arn = web_acl.arn if web_acl else None
+access_logs_bucket = access_logs.bucket if access_logs else None
+
 network = borrowed or (
     Network("network", NetworkArgs.from_config(cfg), opts=with_provider) if cfg.needs_network else None
 )
 # Before hybrid, which lets on-premises networks reach multi_tier.app_security_group.
 multi_tier = (
-    MultiTier("multi-tier", MultiTierArgs.from_config(cfg, network.ids), opts=with_provider)
+    MultiTier(
+        "multi-tier",
+        MultiTierArgs.from_config(
+            cfg, network.ids, jwt=jwt, web_acl_arn=web_acl_arn, access_logs_bucket=access_logs_bucket
+        ),
+        opts=with_provider,
+    )
     if network and cfg.multi_tier.enabled
     else None
 )
@@ -45,14 +64,22 @@ event_driven = EventDriven("events", event_driven_args, opts=with_provider) if e
 microservices = (
     Microservices(
         "microservices",
-        MicroservicesArgs.from_config(cfg, event_bus=event_driven.bus_ref if event_driven else None),
+        MicroservicesArgs.from_config(
+            cfg, event_bus=event_driven.bus_ref if event_driven else None, web_acl_arn=web_acl_arn
+        ),
         opts=with_provider,
     )
     if cfg.microservices.enabled
     else None
 )
 serverless = (
-    Serverless("serverless", ServerlessArgs.from_config(cfg), opts=with_provider) if cfg.serverless.enabled else None
+    Serverless(
+        "serverless",
+        ServerlessArgs.from_config(cfg, jwt=jwt, access_logs_bucket=access_logs_bucket),
+        opts=with_provider,
+    )
+    if cfg.serverless.enabled
+    else None
 )
 
 # Last: alarms and the dashboard cover every pattern built above (None: not in this stack).
@@ -125,6 +152,25 @@ if microservices:
             },
         },
     )
+if identity:
+    pulumi.export(
+        "identity",
+        {
+            "provider": cfg.identity.provider,
+            "issuer": identity.jwt.issuer,
+            "audiences": identity.jwt.audience,
+            "jwksUri": identity.jwt.jwks_uri,
+            **(
+                {"userPoolId": identity.user_pool.id, "clientId": identity.client.id}
+                if identity.user_pool and identity.client
+                else {}
+            ),
+        },
+    )
+if web_acl:
+    pulumi.export("waf", {"webAclArn": web_acl.arn, "logGroupName": web_acl.log_group.name})
+if access_logs:
+    pulumi.export("accessLogs", {"bucketName": access_logs.bucket.bucket})
 if observability:
     pulumi.export(
         "observability",

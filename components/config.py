@@ -20,20 +20,34 @@ from typing import Annotated, Any
 import pulumi
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, create_model, model_validator
 
-from components.defaults import COMMON, ENVIRONMENTS, FUNCTIONS, NAMESPACE, NETWORK, OBSERVABILITY, deep_merge
+from components.defaults import (
+    ACCESS_LOGS,
+    COMMON,
+    ENVIRONMENTS,
+    FUNCTIONS,
+    IDENTITY,
+    NAMESPACE,
+    NETWORK,
+    OBSERVABILITY,
+    WAF,
+    deep_merge,
+)
 from components.patterns import PATTERNS
 from components.schema import (
     CROSS_FIELD,
     REGION,
     RESERVED_TAG_KEYS,
     TAG_CHARS,
+    AccessLogs,
     Common,
     ConfigError,
     Environment,
     Functions,
+    Identity,
     Model,
     Network,
     Observability,
+    Waf,
     borrowed_network_fits,
 )
 
@@ -46,6 +60,9 @@ BLOCKS: dict[str, dict[str, dict[str, Any]]] = {
     "functions": FUNCTIONS,
     **{p.key: dict(p.defaults) for p in PATTERNS},
     "observability": OBSERVABILITY,
+    "identity": IDENTITY,
+    "waf": WAF,
+    "accessLogs": ACCESS_LOGS,
 }
 PROFILES: dict[str, dict[str, Any]] = {
     env: {block: copy.deepcopy(values[env]) for block, values in BLOCKS.items()} for env in ENVIRONMENTS
@@ -85,6 +102,13 @@ class _Stack(Model):
     """Settings shared by every Lambda function the patterns create."""
     observability: Observability
     """Alarm topic, alarms on every resource of the enabled patterns and the stack's dashboard."""
+    identity: Identity
+    """Who may call the write routes: a Cognito user pool the stack creates, an external OIDC issuer or
+    nobody (dev)."""
+    waf: Waf
+    """The regional WAFv2 web ACL in front of the REST API stage and the internet-facing ALB."""
+    access_logs: AccessLogs
+    """The stack's S3 server-access-log bucket, which the patterns' buckets log requests into."""
 
     @model_validator(mode="after")
     def _zones_in_region(self) -> _Stack:

@@ -104,6 +104,39 @@ OBSERVABILITY = {
 }
 
 
+# Stack-level edge security (components/identity.py, waf.py, access_logs.py; ADR 0017). Dev is
+# open and unlogged on purpose: no user pool to sign in to, no web ACL, no access-log bucket, so
+# experiments stay cheap and quick to tear down. Staging is shaped like prod, so every control is
+# exercised before prod, with the two differences that keep test automation working: MFA is
+# optional and threat protection only audits (AWS advises auditing before enforcing).
+IDENTITY = {
+    env: {
+        "provider": provider,
+        "cognito": {"mfa": mfa, "threatProtection": threat_protection, "selfSignUp": False},
+        "oidc": {"issuer": None, "audiences": [], "jwksUri": None},
+    }
+    for env, (provider, mfa, threat_protection) in (
+        ("dev", ("none", "optional", "off")),
+        ("staging", ("cognito", "optional", "audit")),
+        ("prod", ("cognito", "required", "enforced")),
+    )
+}
+
+# 2000 requests per IP in 5 minutes (about 7 per second sustained) is the starting point AWS's
+# own examples use; the APIs' stage throttling still caps the total.
+WAF = {
+    "dev": {"enabled": False, "rateLimit": 2000, "logRetentionDays": 7},
+    "staging": {"enabled": True, "rateLimit": 2000, "logRetentionDays": 30},
+    "prod": {"enabled": True, "rateLimit": 2000, "logRetentionDays": 365},
+}
+
+ACCESS_LOGS = {
+    "dev": {"enabled": False, "expirationDays": 7},
+    "staging": {"enabled": True, "expirationDays": 90},
+    "prod": {"enabled": True, "expirationDays": 365},
+}
+
+
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """Return `base` with `override` merged over it; nested dicts merge, anything else replaces."""
     merged = copy.deepcopy(base)

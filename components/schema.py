@@ -2,7 +2,8 @@
 
 `Model` is the base of every block (camelCase keys, unknown keys rejected, no type coercion);
 the shared types and validators live here; so do the blocks that are not a pattern (common,
-network, functions, observability) and `Pattern`, the record a pattern package registers
+network, functions, observability, and the stack-level edge security: identity, waf,
+accessLogs) and `Pattern`, the record a pattern package registers
 itself with (components/patterns.py). The whole stack's schema is assembled from these and the
 patterns' own blocks in components/config.py.
 """
@@ -14,6 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -472,6 +474,126 @@ class Observability(Model):
     duplicates."""
     thresholds: AlarmThresholds
     """When the alarms fire; the periods are 5 minutes."""
+
+
+# --- stack-level edge security (components/identity.py, waf.py, access_logs.py) -------------------
+
+IdentityProvider = Literal["none", "cognito", "oidc"]
+# The discovery document lives under the issuer; pasting its URL instead of the issuer's is the
+# commonest mistake, and every token would then fail the `iss` check.
+_DISCOVERY_SUFFIX = "/.well-known/"
+
+
+def _https_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname:
+        raise ValueError("must be an https:// URL with a host name")
+    if parts.username or parts.password:
+        raise ValueError("must not carry a user name or password")
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        raise ValueError("must not have a query string or a fragment")
+    if any(c.isspace() for c in value):
+        raise ValueError("must not contain white space")
+    return value
+
+
+def _issuer(value: str) -> str:
+    if _DISCOVERY_SUFFIX in urlsplit(value).path:
+        base = value.split(_DISCOVERY_SUFFIX, 1)[0]
+        raise ValueError(f"is a discovery or key URL, not the issuer; did you mean {base}?")
+    return value
+
+
+HttpsUrl = Annotated[str, Field(max_length=2048), AfterValidator(_https_url)]
+Issuer = Annotated[HttpsUrl, AfterValidator(_issuer)]
+Audience = Annotated[str, Field(min_length=1, max_length=1024, pattern=r"^\S+$")]
+
+
+class CognitoSettings(Model):
+    """The user pool and app client the stack creates with `identity.provider: cognito`."""
+
+    mfa: Literal["optional", "required"]
+    """`required`: every user enrols an authenticator app (TOTP) at first sign-in and uses it at
+    every sign-in; `optional`: users may enrol one. SMS is not offered (no SNS role, spend or
+    SMS sandbox to manage), nor is `off`, which would only stop users from protecting themselves."""
+    threat_protection: Literal["off", "audit", "enforced"]
+    """Cognito threat protection (adaptive authentication, compromised-credential checks, user
+    event logs): `audit` records risk scores only, `enforced` also acts on them (what Security Hub
+    control Cognito.1 asks for). Anything but `off` moves the pool to the Plus feature plan, billed
+    per monthly active user at a higher rate than the default Essentials plan."""
+    self_sign_up: bool
+    """Whether anyone on the internet may create an account (`false`: administrators create users,
+    who get a temporary password by email). With `true` any sign-up obtains tokens the APIs
+    accept, so authorize by group or claim in the application."""
+
+
+class OidcSettings(Model):
+    """An external OpenID Connect issuer whose tokens the stack accepts with `identity.provider: oidc`."""
+
+    issuer: Issuer | None
+    """The issuer exactly as the tokens' `iss` claim spells it: `https://`, no query or fragment.
+    A trailing `/` is kept as given, because some issuers (Auth0) put one in `iss` and others
+    (Cognito, Entra ID, Okta) do not. Required with provider `oidc`."""
+    audiences: Annotated[list[Audience], Field(max_length=50), AfterValidator(unique)]
+    """Client ids or API identifiers a token's `aud` (ID tokens) or `client_id` (Cognito access
+    tokens) must match, 1 to 50, no duplicates. Required with provider `oidc`."""
+    jwks_uri: HttpsUrl | None
+    """Where the issuer publishes its signing keys: the `jwks_uri` of its discovery document
+    (`<issuer>/.well-known/openid-configuration`). Required with provider `oidc`."""
+
+
+class Identity(Model):
+    """Who may call the stack's APIs (components/identity.py): the JWT issuer and audiences the patterns trust."""
+
+    provider: IdentityProvider
+    """`none`: the APIs take anonymous callers (the serverless HTTP API and the multi-tier app are
+    open: dev only); `cognito`: the stack creates a Cognito user pool and app client and trusts
+    their tokens; `oidc`: it trusts an external OpenID Connect issuer (`identity.oidc`). Built
+    only when serverless or multiTier is enabled."""
+    cognito: CognitoSettings
+    """Settings of the user pool; used with provider `cognito`."""
+    oidc: OidcSettings
+    """The external issuer; used with provider `oidc`."""
+
+    @model_validator(mode="after")
+    def _provider_settings(self) -> Identity:
+        oidc = self.oidc
+        given = (("issuer", oidc.issuer), ("audiences", oidc.audiences), ("jwksUri", oidc.jwks_uri))
+        for key, value in given:
+            if self.provider == "oidc" and not value:
+                raise ValueError(f"{CROSS_FIELD}oidc.{key}: required when identity.provider is oidc")
+            if self.provider != "oidc" and value:
+                raise ValueError(
+                    f"{CROSS_FIELD}oidc.{key}: only used with identity.provider oidc, "
+                    f"but the provider is {self.provider}; remove it or change the provider"
+                )
+        return self
+
+
+class Waf(Model):
+    """One regional WAFv2 web ACL in front of the public entry points (components/waf.py)."""
+
+    enabled: bool
+    """Build the web ACL (AWS managed rule groups: common rule set, known bad inputs, Amazon IP
+    reputation list; a per-IP rate limit) for the REST API stage and the internet-facing ALB.
+    HTTP APIs cannot be associated with a web ACL. Built only when microservices or multiTier is
+    enabled."""
+    rate_limit: int = Field(ge=10, le=2_000_000_000)
+    """Requests one client IP address may make in any 5 minutes; above it WAF blocks the address
+    until its rate falls below the limit again. 10 to 2000000000 (WAF's range)."""
+    log_retention_days: RetentionDays
+    """Days CloudWatch keeps the WAF log (blocked and counted requests, credentials redacted);
+    same allowed values as `common.logRetentionDays`."""
+
+
+class AccessLogs(Model):
+    """One S3 server-access-log bucket per stack (components/access_logs.py)."""
+
+    enabled: bool
+    """Build the stack's log bucket, into which the upload and artifact buckets write S3 server
+    access logs. Built only when serverless or multiTier is enabled."""
+    expiration_days: int = Field(ge=1, le=3650)
+    """Days after which S3 deletes an access log object, 1 to 3650."""
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ Values a preview cannot know yet arrive as UNKNOWN; a rule never reports on what
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -705,10 +706,14 @@ def accepts_tags(type_: str) -> bool:
     """Whether the pulumi_aws resource behind a type token takes `tags` (imported only when asked)."""
     import importlib
     import inspect
+    import keyword
 
     try:
         _, module, cls = type_.split(":")
-        resource = getattr(importlib.import_module(f"pulumi_aws.{module.split('/')[0].replace('-', '_')}"), cls)
+        package = module.split("/")[0].replace("-", "_")
+        # Python keywords get a trailing underscore as module names (aws:lambda/... -> pulumi_aws.lambda_).
+        package += "_" if keyword.iskeyword(package) else ""
+        resource = getattr(importlib.import_module(f"pulumi_aws.{package}"), cls)
         return "tags" in inspect.signature(resource._internal_init).parameters
     except (ImportError, AttributeError, ValueError):
         return False
@@ -755,3 +760,431 @@ def required_tags(type_: str, props: Mapping[str, Any], ctx: Context) -> Iterato
     missing = [t for t in required if not tags.get(t)]
     if missing:
         yield f"missing tags: {', '.join(missing)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Security: the edge (issue 12). Public entry points speak TLS, authenticate callers, sit behind
+# WAF and log what reaches them; the stack's identity provider is hardened like an auditor asks.
+
+LISTENER_TYPES = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
+REST_STAGE = "aws:apigateway/stage:Stage"
+HTTP_STAGE = "aws:apigatewayv2/stage:Stage"
+REST_API = "aws:apigateway/restApi:RestApi"
+WEB_ACL = "aws:wafv2/webAcl:WebAcl"
+WEB_ACL_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
+WEB_ACL_LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+BUCKET_LOGGING_TYPES = ("aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2")
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+USER_POOL = "aws:cognito/userPool:UserPool"
+LAMBDA_FUNCTION = "aws:lambda/function:Function"
+# ELB security policies whose oldest protocol is TLS 1.2 (TLS13-1-2/1-3, TLS-1-2, FS-1-2 families).
+MODERN_TLS_POLICY = re.compile(r"^ELBSecurityPolicy-(TLS13-1-[23]|TLS-1-2|FS-1-2)-")
+# Service principals that write logs into buckets: S3 server access logging, ALB/NLB access logs
+# (newer regions), vended logs (CloudFront, WAF, flow logs...).
+LOG_DELIVERY_SERVICES = frozenset(
+    {"logging.s3.amazonaws.com", "logdelivery.elasticloadbalancing.amazonaws.com", "delivery.logs.amazonaws.com"}
+)
+# The AWS managed rule groups every web ACL runs (components/waf.py).
+BASELINE_RULE_GROUPS = (
+    "AWSManagedRulesCommonRuleSet",
+    "AWSManagedRulesKnownBadInputsRuleSet",
+    "AWSManagedRulesAmazonIpReputationList",
+)
+S3_MAX_SINGLE_UPLOAD_BYTES = 5 * 1024**3
+
+
+def _internet_facing_albs(resources: Sequence[Resource]) -> list[Resource]:
+    return [
+        lb
+        for lb in _by_type(resources, *LOAD_BALANCER_TYPES)
+        if lb.props.get("loadBalancerType", "application") == "application"
+        and lb.props.get("internal") is not True
+        and not is_unknown(lb.props.get("internal"))
+    ]
+
+
+def _depended_on(resources: Sequence[Resource], res: Resource, prop: str, *types: str) -> list[Resource]:
+    """The resources of `types` that `res.prop` is built from."""
+    urns = set(res.property_dependencies.get(prop, ()))
+    return [r for r in _by_type(resources, *types) if r.urn in urns]
+
+
+@stack_rule(
+    "https-listeners",
+    SECURITY,
+    fix="listen with protocol HTTPS, a certificate and ssl_policy ELBSecurityPolicy-TLS13-1-2-2021-06; "
+    "an HTTP listener's only default action redirects to HTTPS (redirect protocol HTTPS, HTTP_301)",
+)
+def https_listeners(resources: Sequence[Resource], ctx: Context) -> Iterator[tuple[Resource, str]]:
+    """Internet-facing ALB listeners serve HTTPS with a TLS 1.2+ policy; HTTP only redirects to HTTPS."""
+    albs = _internet_facing_albs(resources)
+    for listener in _by_type(resources, *LISTENER_TYPES):
+        if not any(listener.depends_on(lb, "loadBalancerArn") for lb in albs):
+            continue
+        protocol, port = listener.props.get("protocol"), listener.props.get("port")
+        port_text = "" if port is None or is_unknown(port) else f" on port {int(port)}"
+        if protocol == "HTTPS":
+            policy = listener.props.get("sslPolicy")
+            if not is_unknown(policy) and not MODERN_TLS_POLICY.match(str(policy or "")):
+                shown = policy or "ELB's default ELBSecurityPolicy-2016-08"
+                yield listener, f"HTTPS{port_text} uses {shown}, which still accepts TLS 1.0/1.1"
+        elif protocol == "HTTP":
+            actions = listener.props.get("defaultActions")
+            if is_unknown(actions):
+                continue
+            actions = [a for a in _as_list(actions) if isinstance(a, Mapping)]
+            redirects = actions and all(
+                a.get("type") == "redirect" and _get(a, "redirect", "protocol") == "HTTPS" for a in actions
+            )
+            if not redirects:
+                kinds = ", ".join(str(a.get("type")) for a in actions) or "none"
+                yield listener, f"plain HTTP{port_text} to the internet ({kinds}), not a redirect to HTTPS"
+
+
+@resource_rule(
+    "alb-drop-invalid-headers",
+    SECURITY,
+    list(LOAD_BALANCER_TYPES),
+    fix="set drop_invalid_header_fields=True on the load balancer",
+)
+def alb_drop_invalid_headers(type_: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
+    """Application load balancers drop requests with invalid HTTP header fields (request smuggling)."""
+    if props.get("loadBalancerType", "application") != "application":
+        return
+    value = props.get("dropInvalidHeaderFields")
+    if not is_unknown(value) and value is not True:
+        yield "forwards headers with invalid field names to the targets"
+
+
+@resource_rule(
+    "api-authorizer",
+    SECURITY,
+    ["aws:apigateway/method:Method", "aws:apigatewayv2/route:Route"],
+    fix="REST methods: authorization AWS_IAM, COGNITO_USER_POOLS or CUSTOM; HTTP API routes: "
+    "authorization_type JWT with the stack's authorizer (identity.provider), or AWS_IAM/CUSTOM",
+)
+def api_authorizer(type_: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
+    """Every API route authenticates its callers (CORS preflight OPTIONS excepted)."""
+    if type_ == "aws:apigateway/method:Method":
+        method, auth = props.get("httpMethod"), props.get("authorization")
+        if is_unknown(method) or is_unknown(auth) or method == "OPTIONS":
+            return
+        if auth in (None, "", "NONE"):
+            yield f"{method} takes anonymous callers (authorization NONE)"
+    else:
+        route, auth = props.get("routeKey"), props.get("authorizationType")
+        if is_unknown(route) or is_unknown(auth) or str(route).startswith("OPTIONS "):
+            return
+        if auth in (None, "", "NONE"):
+            yield f"{route} takes anonymous callers (no authorizer)"
+
+
+@stack_rule(
+    "waf-on-public-entry-points",
+    SECURITY,
+    fix="turn on waf.enabled and give each REST API stage and internet-facing ALB an "
+    "aws.wafv2.WebAclAssociation (resource_arn = the stage's or load balancer's ARN)",
+)
+def waf_on_public_entry_points(resources: Sequence[Resource], ctx: Context) -> Iterator[tuple[Resource, str]]:
+    """Every public REST API stage and internet-facing ALB is behind a WAF web ACL (HTTP APIs cannot be)."""
+    associations = _by_type(resources, WEB_ACL_ASSOCIATION)
+    stages = []
+    for stage in _by_type(resources, REST_STAGE):
+        apis = _depended_on(resources, stage, "restApi", REST_API)
+        types = [t for api in apis for t in _as_list(_get(api.props, "endpointConfiguration", "types"))]
+        if "PRIVATE" not in types:
+            stages.append(stage)
+    for entry in [*stages, *_internet_facing_albs(resources)]:
+        if not any(a.depends_on(entry, "resourceArn") for a in associations):
+            kind = "REST API stage" if entry.type == REST_STAGE else "internet-facing load balancer"
+            yield entry, f"{kind} without a WAF web ACL association"
+
+
+@resource_rule(
+    "api-access-logs",
+    SECURITY,
+    [REST_STAGE, HTTP_STAGE],
+    fix="set access_log_settings (destination_arn: a log group; format with $context.requestId); REST "
+    "stages also need the account's API Gateway CloudWatch role (microservices.apiGatewayAccountLogging)",
+)
+def api_access_logs(type_: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
+    """API stages write access logs (who called what, when, with which result)."""
+    destination = _get(props, "accessLogSettings", "destinationArn")
+    if not is_unknown(destination) and not destination:
+        yield "writes no access log"
+
+
+def _log_destinations(resources: Sequence[Resource]) -> set[str]:
+    """URNs of buckets that receive logs, or may: logging and load-balancer targets, buckets whose
+    policy grants a log-delivery service, and (during a preview) buckets whose policy is unknown."""
+    targets = {
+        urn
+        for r in _by_type(resources, *BUCKET_LOGGING_TYPES)
+        for urn in r.property_dependencies.get("targetBucket", ())
+    }
+    targets |= {
+        urn
+        for lb in _by_type(resources, *LOAD_BALANCER_TYPES)
+        for urn in lb.property_dependencies.get("accessLogs", ())
+    }
+    for policy in _by_type(resources, BUCKET_POLICY):
+        if is_unknown(policy.props.get("policy")):
+            targets |= set(policy.property_dependencies.get("bucket", ()))
+        for statement in _statements(_document(policy.props.get("policy"))):
+            services = _as_list(_get(statement.get("Principal"), "Service"))
+            if statement.get("Effect") == "Allow" and LOG_DELIVERY_SERVICES & set(map(str, services)):
+                targets |= set(policy.property_dependencies.get("bucket", ()))
+    return targets
+
+
+@stack_rule(
+    "s3-access-logs",
+    SECURITY,
+    fix="create an aws.s3.BucketLogging for the bucket with target_bucket = the stack's access-log bucket "
+    "(accessLogs.enabled) and target_prefix '<component>/<purpose>/'",
+)
+def s3_access_logs(resources: Sequence[Resource], ctx: Context) -> Iterator[tuple[Resource, str]]:
+    """Buckets that hold data or artifacts write S3 server access logs (log buckets themselves excepted)."""
+    destinations = _log_destinations(resources)
+    loggings = _by_type(resources, *BUCKET_LOGGING_TYPES)
+    for bucket in _by_type(resources, *BUCKET_TYPES):
+        if bucket.urn in destinations:
+            continue
+        inline = bucket.props.get("logging")
+        if (
+            is_unknown(inline)
+            or _get(inline, "targetBucket")
+            or any(lg.depends_on(bucket, "bucket") for lg in loggings)
+        ):
+            continue
+        yield bucket, "writes no server access log"
+
+
+@resource_rule(
+    "rds-enhanced-monitoring",
+    SECURITY,
+    ["aws:rds/instance:Instance", "aws:rds/clusterInstance:ClusterInstance"],
+    fix="set monitoring_interval=60 and monitoring_role_arn to a role that monitoring.rds.amazonaws.com "
+    "may assume, with the AmazonRDSEnhancedMonitoringRole managed policy",
+)
+def rds_enhanced_monitoring(type_: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
+    """Databases publish enhanced (OS-level) monitoring."""
+    interval, role = props.get("monitoringInterval"), props.get("monitoringRoleArn")
+    if is_unknown(interval) or is_unknown(role):
+        return
+    if not interval:
+        yield "no enhanced monitoring (monitoring_interval 0)"
+    elif not role:
+        yield f"monitoring_interval {interval} without a monitoring_role_arn"
+
+
+@resource_rule(
+    "rds-iam-auth",
+    SECURITY,
+    RDS_TYPES,
+    fix="set iam_database_authentication_enabled=True; the app connects as its own database user with an "
+    "IAM auth token (rds-db:connect on that user of this instance)",
+)
+def rds_iam_auth(type_: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
+    """Databases accept IAM authentication, so applications need no long-lived database password."""
+    enabled = props.get("iamDatabaseAuthenticationEnabled")
+    if not is_unknown(enabled) and enabled is not True:
+        yield "IAM database authentication is off"
+
+
+@stack_rule(
+    "alarm-subscribers",
+    OPERATIONS,
+    fix="list on-call addresses in observability.alarmEmails or observability.alarmHttpsEndpoints "
+    "(each an aws.sns.TopicSubscription on the alarm topic)",
+    environments=["prod"],
+)
+def alarm_subscribers(resources: Sequence[Resource], ctx: Context) -> Iterator[tuple[Resource, str]]:
+    """Every topic production alarms notify has at least one subscriber."""
+    alarms = _by_type(resources, "aws:cloudwatch/metricAlarm:MetricAlarm")
+    subscriptions = _by_type(resources, "aws:sns/topicSubscription:TopicSubscription")
+    for topic in _by_type(resources, "aws:sns/topic:Topic"):
+        notified = [a for a in alarms if a.depends_on(topic, "alarmActions") or a.depends_on(topic, "okActions")]
+        if notified and not any(s.depends_on(topic, "topic") for s in subscriptions):
+            yield topic, f"{len(notified)} alarm(s) notify it but nobody is subscribed"
+
+
+def _allows(document: Mapping[str, Any] | None, action: str) -> bool:
+    service = action.split(":")[0]
+    for statement in _statements(document):
+        actions = [str(a) for a in _as_list(statement.get("Action"))]
+        if statement.get("Effect") == "Allow" and any(a in (action, f"{service}:*", "*") for a in actions):
+            return True
+    return False
+
+
+def _role_documents(resources: Sequence[Resource], role: Resource) -> list[dict[str, Any] | None]:
+    inline = role.props.get("inlinePolicies")
+    documents = [] if is_unknown(inline) else [_document(p.get("policy")) for p in _as_list(inline) if p]
+    documents += [_document(p.props.get("policy")) for p in _attached(resources, role, POLICY_TYPES, "role")]
+    return documents
+
+
+@stack_rule(
+    "upload-size-bound",
+    SECURITY,
+    fix="set MAX_UPLOAD_BYTES (1 to 5 GiB) in the function's environment and sign uploads as a presigned POST "
+    "whose policy has a content-length-range condition up to it (a presigned PUT cannot bound the size)",
+)
+def upload_size_bound(resources: Sequence[Resource], ctx: Context) -> Iterator[tuple[Resource, str]]:
+    """Functions that sign S3 uploads for API callers declare the largest upload they sign for."""
+    integrations = [
+        *[(i, "integrationUri") for i in _by_type(resources, "aws:apigatewayv2/integration:Integration")],
+        *[(i, "uri") for i in _by_type(resources, "aws:apigateway/integration:Integration")],
+    ]
+    for fn in _by_type(resources, LAMBDA_FUNCTION):
+        if not any(i.depends_on(fn, prop) for i, prop in integrations):
+            continue
+        documents = [
+            d
+            for role in _depended_on(resources, fn, "role", "aws:iam/role:Role")
+            for d in _role_documents(resources, role)
+        ]
+        if any(d is None for d in documents) or not any(_allows(d, "s3:PutObject") for d in documents):
+            continue  # unknown during a preview, or the function writes no objects
+        variables = _get(fn.props, "environment", "variables")
+        if is_unknown(variables):
+            continue
+        bound = (variables or {}).get("MAX_UPLOAD_BYTES")
+        if is_unknown(bound):
+            continue
+        if bound is None:
+            yield fn, "signs S3 uploads for API callers but declares no MAX_UPLOAD_BYTES"
+        elif not str(bound).isdigit() or not 1 <= int(bound) <= S3_MAX_SINGLE_UPLOAD_BYTES:
+            yield fn, f"MAX_UPLOAD_BYTES {bound!r} is not a size from 1 byte to 5 GiB"
+
+
+def _managed_groups(rules: list[Any]) -> dict[str, Mapping[str, Any]]:
+    """AWS managed rule groups of a web ACL by name, each with its rule."""
+    groups = {}
+    for rule in rules:
+        statement = _get(rule, "statement", "managedRuleGroupStatement")
+        if isinstance(statement, Mapping) and statement.get("vendorName") == "AWS":
+            groups[str(statement.get("name"))] = rule
+    return groups
+
+
+@resource_rule(
+    "waf-baseline-rules",
+    SECURITY,
+    [WEB_ACL],
+    fix="run AWSManagedRulesCommonRuleSet, AWSManagedRulesKnownBadInputsRuleSet and "
+    "AWSManagedRulesAmazonIpReputationList with override_action none, a rate_based_statement rule that "
+    "blocks, and visibility_config.cloudwatch_metrics_enabled (components/waf.py)",
+)
+def waf_baseline_rules(type_: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
+    """Web ACLs run AWS's baseline managed rule groups and a per-client rate limit, with metrics on."""
+    rules = props.get("rules")
+    if is_unknown(rules):
+        return
+    rules = [r for r in _as_list(rules) if isinstance(r, Mapping)]
+    groups = _managed_groups(rules)
+    for name in BASELINE_RULE_GROUPS:
+        if name not in groups:
+            yield f"does not run the AWS managed rule group {name}"
+        elif _get(groups[name], "overrideAction", "count") is not None:
+            yield f"runs {name} in count mode only (override_action count)"
+    rate_rules = [r for r in rules if _get(r, "statement", "rateBasedStatement")]
+    if not any(_get(r, "action", "block") is not None for r in rate_rules):
+        yield "has no rate-based rule that blocks"
+    metrics = _get(props, "visibilityConfig", "cloudwatchMetricsEnabled")
+    if not is_unknown(metrics) and metrics is not True:
+        yield "publishes no CloudWatch metrics"
+
+
+@stack_rule(
+    "waf-logging",
+    SECURITY,
+    fix="add an aws.wafv2.WebAclLoggingConfiguration to a log group whose name starts with aws-waf-logs-, "
+    "with redacted_fields for the authorization and cookie headers (components/waf.py)",
+)
+def waf_logging(resources: Sequence[Resource], ctx: Context) -> Iterator[tuple[Resource, str]]:
+    """Web ACLs log what they block to a log group WAF accepts, with credentials redacted."""
+    configurations = _by_type(resources, WEB_ACL_LOGGING)
+    for acl in _by_type(resources, WEB_ACL):
+        mine = [c for c in configurations if c.depends_on(acl, "resourceArn")]
+        if not mine:
+            yield acl, "has no logging configuration"
+        for config in mine:
+            redacted = config.props.get("redactedFields")
+            if not is_unknown(redacted):
+                headers = {str(_get(f, "singleHeader", "name")).lower() for f in _as_list(redacted)}
+                if "authorization" not in headers:
+                    yield acl, "its log keeps the authorization header (bearer tokens, SigV4 signatures)"
+            for group in _depended_on(resources, config, "logDestinationConfigs", LOG_GROUP):
+                name = group.props.get("name") or group.props.get("namePrefix")
+                if isinstance(name, str) and not name.startswith("aws-waf-logs-"):
+                    yield acl, f"logs to {name}, a name WAF refuses (it must start with aws-waf-logs-)"
+
+
+@resource_rule(
+    "cognito-mfa",
+    SECURITY,
+    [USER_POOL],
+    fix="set mfa_configuration ON (identity.cognito.mfa: required) or OPTIONAL, with "
+    "software_token_mfa_configuration enabled",
+)
+def cognito_mfa(type_: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
+    """User pools let users protect their accounts with a second factor."""
+    mfa = props.get("mfaConfiguration")
+    if not is_unknown(mfa) and mfa not in ("ON", "OPTIONAL"):
+        yield "multi-factor authentication is off"
+
+
+@resource_rule(
+    "cognito-password-policy",
+    SECURITY,
+    [USER_POOL],
+    fix="set password_policy: minimum_length >= 8, require lower case, upper case, numbers and symbols, "
+    "temporary_password_validity_days <= 7",
+)
+def cognito_password_policy(type_: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
+    """User pools require strong passwords and short-lived temporary ones."""
+    policy = props.get("passwordPolicy")
+    if is_unknown(policy):
+        return
+    policy = policy if isinstance(policy, Mapping) else {}
+    length = policy.get("minimumLength")
+    if not is_unknown(length) and (length or 8) < 8:
+        yield f"passwords may be {length} characters long"
+    # Cognito requires every class unless told otherwise.
+    weak = [c for c in ("Lowercase", "Uppercase", "Numbers", "Symbols") if policy.get(f"require{c}") is False]
+    if weak:
+        yield f"passwords need no {', '.join(c.lower() for c in weak)}"
+    days = policy.get("temporaryPasswordValidityDays")
+    if not is_unknown(days) and days is not None and days > 7:
+        yield f"temporary passwords stay valid {days} days"
+
+
+@resource_rule(
+    "cognito-threat-protection",
+    SECURITY,
+    [USER_POOL],
+    fix="set user_pool_add_ons.advanced_security_mode ENFORCED with user_pool_tier PLUS "
+    "(identity.cognito.threatProtection: enforced)",
+)
+def cognito_threat_protection(type_: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
+    """User pools act on sign-in risk (threat protection enforced, Security Hub Cognito.1)."""
+    mode = _get(props, "userPoolAddOns", "advancedSecurityMode")
+    if not is_unknown(mode) and mode != "ENFORCED":
+        yield f"threat protection is {str(mode or 'OFF').lower()}, not enforced"
+
+
+@resource_rule(
+    "cognito-deletion-protection",
+    RELIABILITY,
+    [USER_POOL],
+    fix="set deletion_protection ACTIVE (common.deletionProtection)",
+    environments=["prod"],
+)
+def cognito_deletion_protection(type_: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
+    """Production user pools cannot be deleted in one call (the users and their MFA go with them)."""
+    value = props.get("deletionProtection")
+    if not is_unknown(value) and value != "ACTIVE":
+        yield "deletion protection is off"

@@ -144,3 +144,60 @@ def test_pull_request_previews_run_the_pack() -> None:
         if str(step.get("uses", "")).startswith("pulumi/actions@") and step["with"]["command"] == "preview"
     ]
     assert previews and all(step["with"]["policyPacks"] == "policy" for step in previews)
+
+
+def _policy_resource(type_: str, name: str, props: dict[str, Any], **deps: list[PolicyResource]) -> PolicyResource:
+    dependencies = [d for ds in deps.values() for d in ds]
+    return PolicyResource(
+        type_, unknown_checking_proxy(props), f"urn:{name}", name, OPTS, None, None, dependencies, deps
+    )
+
+
+def _stack_report(rule: str, resources: list[PolicyResource]) -> list[tuple[str, str | None]]:
+    reported: list[tuple[str, str | None]] = []
+    _policies("prod")[rule].validate(StackValidationArgs(resources, {}), lambda m, urn=None: reported.append((m, urn)))
+    return reported
+
+
+def test_edge_rules_relate_entry_points_and_associations_through_property_dependencies() -> None:
+    """The WAF rule sees an association by the URN its resource ARN was built from, ARN unknown or not."""
+    alb = _policy_resource(
+        "aws:lb/loadBalancer:LoadBalancer", "alb", {"internal": False, "dropInvalidHeaderFields": True}
+    )
+    association = _policy_resource(
+        "aws:wafv2/webAclAssociation:WebAclAssociation",
+        "alb-waf",
+        {"resourceArn": UNKNOWN_STRING_VALUE},
+        resourceArn=[alb],
+    )
+    assert _stack_report("waf-on-public-entry-points", [alb, association]) == []
+    ((message, urn),) = _stack_report("waf-on-public-entry-points", [alb])
+    assert urn == "urn:alb" and "[Security]" in message and RULES["waf-on-public-entry-points"].fix in message
+
+
+def test_s3_access_logs_stay_silent_while_a_bucket_policy_is_unknown() -> None:
+    bucket = _policy_resource("aws:s3/bucket:Bucket", "b", {"tags": {"Name": "b"}})
+    unknown = _policy_resource(
+        "aws:s3/bucketPolicy:BucketPolicy", "b", {"policy": UNKNOWN_STRING_VALUE}, bucket=[bucket]
+    )
+    assert _stack_report("s3-access-logs", [bucket, unknown]) == []
+    assert [urn for _, urn in _stack_report("s3-access-logs", [bucket])] == ["urn:b"]
+
+
+def test_resource_policy_of_an_edge_rule_reports_with_pillar_and_fix() -> None:
+    policy = _policies("prod")["api-authorizer"]
+    route = "aws:apigatewayv2/route:Route"
+    assert _validate(policy, route, {"routeKey": "POST /uploads", "authorizationType": "JWT"}) == []
+    (message,) = _validate(policy, route, {"routeKey": "POST /uploads", "authorizationType": "NONE"})
+    assert "POST /uploads takes anonymous callers" in message and RULES["api-authorizer"].fix in message
+    assert _validate(policy, route, {"routeKey": "POST /uploads", "authorizationType": UNKNOWN_STRING_VALUE}) == []
+
+
+def test_prod_only_edge_rules_are_silent_in_dev() -> None:
+    topic = _policy_resource("aws:sns/topic:Topic", "alarms", {"kmsMasterKeyId": "k"})
+    alarm = _policy_resource("aws:cloudwatch/metricAlarm:MetricAlarm", "a", {}, alarmActions=[topic])
+    assert [urn for _, urn in _stack_report("alarm-subscribers", [topic, alarm])] == ["urn:alarms"]
+    reported: list[str] = []
+    dev = {p.name: p for p in build_policies("dev")}["alarm-subscribers"]
+    dev.validate(StackValidationArgs([topic, alarm], {}), lambda m, urn=None: reported.append(m))
+    assert reported == []

@@ -145,6 +145,15 @@ def _vpc_endpoint(res: Registered, run: Run, prices: Prices) -> list[Line]:
     return [Line("Interface endpoint AZ", zones, zones * prices.hourly("interface_endpoint_az_hour"))]
 
 
+def _web_acl(res: Registered, run: Run, prices: Prices) -> list[Line]:
+    # WAF bills the web ACL and each rule in it (a managed rule group counts as one rule) by the month.
+    rules = len(res.inputs.get("rules") or [])
+    return [
+        Line("WAF web ACL", 1, prices.always_on("waf_web_acl_month")),
+        Line("WAF rule", rules, rules * prices.always_on("waf_rule_month")),
+    ]
+
+
 def _alarm(res: Registered, run: Run, prices: Prices) -> list[Line]:
     metrics = len([q for q in res.inputs.get("metricQueries") or [] if q.get("metric")]) or 1
     return [Line("CloudWatch alarm metric", metrics, metrics * prices.always_on("alarm_month"))]
@@ -163,6 +172,7 @@ ALWAYS_ON: dict[str, PriceFn] = {
     "aws:secretsmanager/secret:Secret": _monthly("Secrets Manager secret", "secret_month"),
     "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
     "aws:cloudwatch/dashboard:Dashboard": _monthly("CloudWatch dashboard", "dashboard_month"),
+    "aws:wafv2/webAcl:WebAcl": _web_acl,
 }
 
 # Priced per use (requests, GB, GB-seconds): the usage prices that apply to each.
@@ -187,6 +197,7 @@ USAGE: dict[str, tuple[str, ...]] = {
     "aws:servicediscovery/httpNamespace:HttpNamespace": (),
     "aws:servicediscovery/service:Service": (),
     "aws:servicediscovery/instance:Instance": (),
+    "aws:cognito/userPool:UserPool": ("cognito_essentials_mau", "cognito_plus_mau"),
 }
 
 # No charge of their own (what flows through them is billed elsewhere).
@@ -243,6 +254,13 @@ FREE = frozenset(
         "aws:rds/subnetGroup:SubnetGroup",
         "aws:rds/parameterGroup:ParameterGroup",
         "aws:autoscaling/policy:Policy",
+        "aws:cognito/userPoolClient:UserPoolClient",
+        "aws:cloudwatch/logResourcePolicy:LogResourcePolicy",
+        "aws:wafv2/webAclAssociation:WebAclAssociation",
+        # WAF's log delivery is billed as the log group's ingestion.
+        "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration",
+        # Server access logs are billed as the target bucket's storage.
+        "aws:s3/bucketLogging:BucketLogging",
     }
 )
 
@@ -293,6 +311,17 @@ EXAMPLES: list[tuple[tuple[str, ...], str, Callable[[Prices], float]]] = [
     (("logs_ingestion",), "5 GB of logs ingested", lambda p: 5 * p.usage("logs_ingestion")),
     (("alb_lcu",), "1 LCU all month (about 25 new connections/s)", lambda p: p.usage("alb_lcu") * p.hours),
     (("xray_traces",), "1M traces recorded", lambda p: p.usage("xray_traces")),
+    (("waf_requests",), "1M requests inspected by the web ACL", lambda p: p.usage("waf_requests")),
+    (
+        ("cognito_essentials_mau",),
+        "10,000 monthly active users on the Essentials plan beyond its free tier",
+        lambda p: 10_000 * p.usage("cognito_essentials_mau"),
+    ),
+    (
+        ("cognito_plus_mau",),
+        "1,000 monthly active users on the Plus plan (threat protection)",
+        lambda p: 1_000 * p.usage("cognito_plus_mau"),
+    ),
 ]
 
 
@@ -300,6 +329,8 @@ def usage_keys(run: Run) -> set[str]:
     keys = {k for r in run.resources if r.custom for k in USAGE.get(r.type, ())}
     if run.by_type("aws:ec2/natGateway:NatGateway"):
         keys.add("nat_data_processed")
+    if run.by_type("aws:wafv2/webAcl:WebAcl"):
+        keys.add("waf_requests")
     return keys
 
 

@@ -207,6 +207,15 @@ class AwsMocks(Mocks):
                 + ("" if name == "$default" else name),
             },
             "aws:s3/bucket:Bucket": {"bucket": f"{args.name}-a1b2c3d", "arn": f"arn:aws:s3:::{args.name}-a1b2c3d"},
+            # The pool's endpoint is the issuer without its scheme: cognito-idp.<region>.<dns suffix>/<pool id>.
+            "aws:cognito/userPool:UserPool": {
+                "arn": f"arn:aws:cognito-idp:{self.region}:{ACCOUNT}:userpool/{args.name}-id",
+                "endpoint": f"cognito-idp.{self.region}.amazonaws.com/{args.name}-id",
+            },
+            "aws:wafv2/webAcl:WebAcl": {
+                "arn": f"arn:aws:wafv2:{self.region}:{ACCOUNT}:regional/webacl/{name}/{args.name}-id",
+                "capacity": 1004,
+            },
         }
         out.update(type_specific.get(args.typ, {}))
         return out

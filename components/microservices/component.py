@@ -146,9 +146,16 @@ class MicroservicesArgs:
     # When given, services that publish events may put events on this bus (created or borrowed by
     # the event-driven pattern), and only on it.
     event_bus: EventBusRef | None = field(default=None, compare=False)
+    # The stack's regional web ACL (components/waf.py), for the REST API stage; None: no WAF.
+    web_acl_arn: pulumi.Input[str] | None = field(default=None, compare=False)
 
     @classmethod
-    def from_config(cls, cfg: StackConfig, event_bus: EventBusRef | None = None) -> MicroservicesArgs:
+    def from_config(
+        cls,
+        cfg: StackConfig,
+        event_bus: EventBusRef | None = None,
+        web_acl_arn: pulumi.Input[str] | None = None,
+    ) -> MicroservicesArgs:
         block = cfg.microservices
         functions = FunctionSettings.from_config(cfg)
         services = tuple(
@@ -183,6 +190,7 @@ class MicroservicesArgs:
             log_retention_days=cfg.common.log_retention_days,
             tracing=cfg.functions.tracing,
             event_bus=event_bus,
+            web_acl_arn=web_acl_arn,
         )
 
 

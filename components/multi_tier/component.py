@@ -46,6 +46,7 @@ import pulumi_aws as aws
 
 from components import assets, policies
 from components.defaults import PROJECT
+from components.identity import JwtSettings
 from components.naming import caller_account, name_tag, partition, physical_name, standard_tags
 from components.network import NetworkIds
 from components.observability import LoadBalancer, Monitored
@@ -151,9 +152,22 @@ class MultiTierArgs:
     log_retention_days: int = 7
     # Auto Scaling groups and launched instances do not receive the provider's default tags.
     instance_tags: dict[str, str] = field(default_factory=dict)
+    # The stack's JWT issuer (components/identity.py); None: the app takes anonymous callers.
+    jwt: JwtSettings | None = field(default=None, compare=False)
+    # The stack's regional web ACL (components/waf.py), for the ALB; None: no WAF.
+    web_acl_arn: pulumi.Input[str] | None = field(default=None, compare=False)
+    # The stack's server-access-log bucket (components/access_logs.py); None: no access logs.
+    access_logs_bucket: aws.s3.Bucket | None = field(default=None, compare=False)
 
     @classmethod
-    def from_config(cls, cfg: StackConfig, network: NetworkIds) -> MultiTierArgs:
+    def from_config(
+        cls,
+        cfg: StackConfig,
+        network: NetworkIds,
+        jwt: JwtSettings | None = None,
+        web_acl_arn: pulumi.Input[str] | None = None,
+        access_logs_bucket: aws.s3.Bucket | None = None,
+    ) -> MultiTierArgs:
         tier, common = cfg.multi_tier, cfg.common
         inst, db = tier.instances, tier.database
         return cls(
@@ -184,6 +198,9 @@ class MultiTierArgs:
             protect=common.protect_stateful_resources,
             log_retention_days=common.log_retention_days,
             instance_tags=standard_tags(cfg, pulumi.get_stack()),
+            jwt=jwt,
+            web_acl_arn=web_acl_arn,
+            access_logs_bucket=access_logs_bucket,
         )
 
 

@@ -22,7 +22,7 @@ What AWS needs and mocks never check:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pulumi
@@ -30,6 +30,7 @@ import pulumi_aws as aws
 
 from components import policies
 from components.functions import FunctionSettings, PythonFunction, PythonFunctionArgs
+from components.identity import JwtSettings
 from components.naming import caller_account, log_group_prefix, name_tag
 from components.observability import HttpStage, Monitored
 from components.schema import ApiThrottling, FunctionSize
@@ -82,9 +83,15 @@ class ServerlessArgs:
     log_retention_days: int = 7
     protect: bool = False
     deletion_protection: bool = False
+    # The stack's JWT issuer (components/identity.py); None: the API takes anonymous callers.
+    jwt: JwtSettings | None = field(default=None, compare=False)
+    # The stack's server-access-log bucket (components/access_logs.py); None: no access logs.
+    access_logs_bucket: aws.s3.Bucket | None = field(default=None, compare=False)
 
     @classmethod
-    def from_config(cls, cfg: StackConfig) -> ServerlessArgs:
+    def from_config(
+        cls, cfg: StackConfig, jwt: JwtSettings | None = None, access_logs_bucket: aws.s3.Bucket | None = None
+    ) -> ServerlessArgs:
         sl = cfg.serverless
         return cls(
             settings=FunctionSettings.from_config(cfg),
@@ -101,6 +108,8 @@ class ServerlessArgs:
             log_retention_days=cfg.common.log_retention_days,
             protect=cfg.common.protect_stateful_resources,
             deletion_protection=cfg.common.deletion_protection,
+            jwt=jwt,
+            access_logs_bucket=access_logs_bucket,
         )
 
 
