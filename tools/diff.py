@@ -82,6 +82,12 @@ RENAME_MIN_SCORE = 0.6  # ... and with the names' likeness weighed in
 SHOWN_PATHS = 8  # changed paths per resource in the Markdown (the JSON has all)
 
 
+# One key per process, so a cached plan and a new one digest an unchanged secret alike.
+_KEY = os.urandom(32).hex()
+# A commit plans the same every time: the base of several reviews in one process is planned once.
+_BASE_PLANS: dict[tuple[str, tuple[str, ...]], dict[str, StackPlan]] = {}
+
+
 class DiffError(Exception):
     """The review cannot run; the message says why and what to do."""
 
@@ -181,16 +187,13 @@ class Replacements:
 
     types: dict[str, tuple[str, ...]]
     notes: dict[str, dict[str, str]]
-    every_type: tuple[str, ...] = ()
 
     @classmethod
     def load(cls, path: Path = REPLACEMENTS_FILE) -> Replacements:
-        table = yaml.safe_load(path.read_text())
-        rows = table["types"]
+        rows = yaml.safe_load(path.read_text())["types"]
         return cls(
             {t: tuple(row.get("replace") or ()) for t, row in rows.items()},
             {t: dict(row.get("notes") or {}) for t, row in rows.items()},
-            tuple((table.get("every_type") or {}).get("replace") or ()),
         )
 
     def known(self, type_: str) -> bool:
@@ -198,10 +201,7 @@ class Replacements:
 
     def forcing(self, type_: str, path: str) -> str | None:
         """The replace-forcing property `path` falls under, if any."""
-        props = self.types.get(type_, ())
-        if not type_.startswith("pulumi:providers:"):
-            props += self.every_type
-        return next((prop for prop in props if _under(path, prop)), None)
+        return next((prop for prop in self.types.get(type_, ()) if _under(path, prop)), None)
 
     def note(self, type_: str, path: str) -> str | None:
         return next((text for prop, text in self.notes.get(type_, {}).items() if _under(path, prop)), None)
@@ -808,13 +808,19 @@ def build(
 ) -> tuple[Report, dict[str, StackPlan]]:
     """Plan both sides of `repo` (BASE and its working tree) and compare every stack."""
     sha = resolve(repo, base_ref)
-    with Worktree(repo, sha) as base_tree:
-        present = stacks_in(repo) | stacks_in(base_tree)
-        chosen = sorted(present if not stacks else set(stacks))
-        unknown = sorted(set(chosen) - present)
-        if unknown:
-            raise DiffError(f"no stack file for {', '.join(unknown)} on either side")
-        plans = plan_trees({"base": base_tree, "head": repo}, chosen, os.urandom(32).hex())
+    listed = _git(repo, "ls-tree", "--name-only", sha).splitlines()
+    present = stacks_in(repo) | {n.split(".")[1] for n in listed if re.fullmatch(r"Pulumi\.[^.]+\.yaml", n)}
+    chosen = sorted(present if not stacks else set(stacks))
+    unknown = sorted(set(chosen) - present)
+    if unknown:
+        raise DiffError(f"no stack file for {', '.join(unknown)} on either side")
+    cached = _BASE_PLANS.get((sha, tuple(chosen)))
+    if cached is not None:
+        plans = {"base": cached, **plan_trees({"head": repo}, chosen, _KEY)}
+    else:
+        with Worktree(repo, sha) as base_tree:
+            plans = plan_trees({"base": base_tree, "head": repo}, chosen, _KEY)
+        _BASE_PLANS[(sha, tuple(chosen))] = plans["base"]
     table, prices = Replacements.load(), cost.Prices.load()
     diffs, removed = [], []
     for stack in chosen:

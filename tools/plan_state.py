@@ -212,11 +212,14 @@ def _source(request: Any, tree: Path) -> dict[str, Any] | None:
         return None
 
 
-def plan_stack(engine: Any, tree: Path, stack: str, plainer: Plainer) -> dict[str, Any]:
+def plan_stack(
+    engine: Any, tree: Path, stack: str, plainer: Plainer, config: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """One stack of `tree` planned with `engine` (tools.offline): its stack file's config, or `config`."""
     stack_file = tree / f"Pulumi.{stack}.yaml"
-    if not stack_file.exists():
+    if config is None and not stack_file.exists():
         return {"stack": stack, "missing": True}
-    config = engine.stack_config(stack, stack_file)
+    config = engine.stack_config(stack, stack_file) if config is None else config
     monitors: list[Any] = []
     main = str(tree / "__main__.py")
     try:
