@@ -381,7 +381,24 @@ def _show(value: Any, names: dict[str, str]) -> str:
     text = re.sub(
         r"\$\{([^#}]+)#([^}]+)\}", lambda m: f"<{names.get(m.group(1), urn_name(m.group(1)))}.{m.group(2)}>", text
     )
-    return text if len(text) <= 80 else text[:77] + "..."
+    return text
+
+
+def _window(before: str, after: str, width: int = 80) -> tuple[str, str]:
+    """Both values cut to `width` characters around where they first differ (a policy document
+    differs in one ARN, not in its first eighty characters)."""
+    if len(before) <= width and len(after) <= width:
+        return before, after
+    same = next(
+        (i for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b), min(len(before), len(after))
+    )
+    start = max(0, same - 20)
+
+    def cut(text: str) -> str:
+        piece = text[start : start + width]
+        return ("…" if start else "") + piece + ("…" if start + width < len(text) else "")
+
+    return cut(before), cut(after)
 
 
 def _similarity(a: dict[str, Any], b: dict[str, Any]) -> float:
@@ -533,14 +550,8 @@ class StackComparison:
         out = []
         for path in sorted(set(before) | set(after)):
             if before.get(path) != after.get(path):
-                out.append(
-                    PathChange(
-                        path,
-                        _show(before.get(path), self.names),
-                        _show(after.get(path), self.names),
-                        self.table.forcing(type_, path),
-                    )
-                )
+                old, new = _window(_show(before.get(path), self.names), _show(after.get(path), self.names))
+                out.append(PathChange(path, old, new, self.table.forcing(type_, path)))
         return out
 
     def _update(self, old: Registered, new: Registered, before: dict, after: dict) -> Change | None:
