@@ -17,6 +17,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+import yaml
 
 from tools import diff, plan_state, sarif
 from tools import offline as engine
@@ -91,6 +92,11 @@ def test_every_replace_forcing_property_is_an_input_of_its_type() -> None:
         inputs = _inputs(type_)
         wrong += [f"{type_}.{p}" for p in props if _snake(p) not in inputs]
     assert not wrong, f"not inputs of their type (typo or renamed upstream): {wrong}"
+
+
+def test_every_row_of_the_replacement_table_names_its_source() -> None:
+    rows = yaml.safe_load(diff.REPLACEMENTS_FILE.read_text())["types"]
+    assert [t for t, row in rows.items() if not str(row.get("source", "")).strip()] == []
 
 
 def test_a_path_under_a_forcing_property_forces_and_a_sibling_does_not() -> None:
