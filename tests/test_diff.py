@@ -258,3 +258,8 @@ def test_an_empty_report_says_so(dev: diff.StackPlan) -> None:
     text = diff.markdown(report)
     assert text.startswith(diff.MARKER) and "No changes to any stack." in text
     assert diff.to_json(report)["empty"] is True and report.status == 0
+
+
+def test_a_base_that_is_not_a_commit_exits_2_saying_so(capsys: pytest.CaptureFixture[str]) -> None:
+    assert diff.main(["--base", "no-such-ref-anywhere", "--quiet"]) == 2
+    assert "is not a commit" in capsys.readouterr().err

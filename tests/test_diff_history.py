@@ -175,3 +175,18 @@ def test_removing_encryption_is_a_new_finding(repo: Path, tmp_path: Path) -> Non
     new = [r for r in sarif["runs"][0]["results"] if r["properties"]["newInThisChange"]]
     assert {r["ruleId"] for r in new} == {"sqs-encrypted"}
     assert all(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == events for r in new)
+
+
+def test_a_change_that_breaks_the_program_exits_2_naming_the_key(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    change(
+        repo,
+        "bad-config",
+        lambda r: _edit(r / "Pulumi.dev.yaml", "  aws-patterns:environment: dev\n", "  aws-patterns:environment: qa\n"),
+    )
+    status = diff.main(["--repo", str(repo), "--base", "HEAD~1", "--stack", "dev", "--quiet"])
+    error = capsys.readouterr().err
+    assert status == 2
+    assert "stack dev does not plan in the working tree" in error and "aws-patterns:environment" in error
+    assert "Traceback" not in error

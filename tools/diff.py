@@ -146,21 +146,22 @@ def stacks_in(tree: Path) -> set[str]:
 
 def plan_trees(trees: dict[str, Path], stacks: list[str], key: str) -> dict[str, dict[str, StackPlan]]:
     """The plans of every tree, each in its own process, all at once."""
-    work = Path(tempfile.mkdtemp(prefix="aws-patterns-diff-"))
-    procs = {}
-    for side, tree in trees.items():
-        # A private temp dir per side: the program writes build artifacts there by content hash.
-        env = {**os.environ, KEY_ENV: key, "TMPDIR": str(work / f"{side}-tmp")}
-        (work / f"{side}-tmp").mkdir()
-        cmd = [sys.executable, str(PLAN_STATE), str(tree), str(work / f"{side}.json"), *stacks]
-        procs[side] = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # noqa: S603
-    plans = {}
-    for side, proc in procs.items():
-        _, err = proc.communicate()
-        if proc.returncode:
-            raise DiffError(f"the offline plan of the {side} tree failed:\n{err.strip()}")
-        plans[side] = load_state(json.loads((work / f"{side}.json").read_text()))
-    return plans
+    with tempfile.TemporaryDirectory(prefix="aws-patterns-diff-") as tmp:
+        work = Path(tmp)
+        procs = {}
+        for side, tree in trees.items():
+            # A private temp dir per side: the program writes build artifacts there by content hash.
+            (work / f"{side}-tmp").mkdir()
+            env = {**os.environ, KEY_ENV: key, "TMPDIR": str(work / f"{side}-tmp")}
+            cmd = [sys.executable, str(PLAN_STATE), str(tree), str(work / f"{side}.json"), *stacks]
+            procs[side] = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # noqa: S603
+        plans = {}
+        for side, proc in procs.items():
+            _, err = proc.communicate()
+            if proc.returncode:
+                raise DiffError(f"the offline plan of the {side} tree failed:\n{err.strip()}")
+            plans[side] = load_state(json.loads((work / f"{side}.json").read_text()))
+        return plans
 
 
 class Worktree:
@@ -176,6 +177,7 @@ class Worktree:
 
     def __exit__(self, *exc: object) -> None:
         _git(self.repo, "worktree", "remove", "--force", str(self.path))
+        self.path.parent.rmdir()
 
 
 # --- the replace-forcing table -----------------------------------------------------------------
