@@ -225,6 +225,23 @@ def test_data_loss_fails_unless_allowed() -> None:
     assert diff.Report("b", "0" * 40, "h", [stack], allow_data_loss=True).status == 0
 
 
+def test_the_diagram_marks_added_changed_and_removed_nodes(dev: diff.StackPlan) -> None:
+    bus = one(dev, "aws:cloudwatch/eventBus:EventBus", "bus")
+    dlq = one(dev, "aws:sqs/queue:Queue", "orderProcessing-dlq")
+    base = edited(dev, lambda r: r.urn != bus.urn)  # the head adds the bus ...
+    head = edited(dev, lambda r: r.urn != dlq.urn)  # ... removes the dead-letter queue ...
+    one(head, "aws:dynamodb/table:Table", "users").inputs["billingMode"] = "PROVISIONED"  # ... changes a table
+    mermaid = diff.compare_stack(base, head, TABLE, PRICES).diagram
+    ids = {label: node for node, label in re.findall(r'^\s*(\w+)\["(.*)"\]$', mermaid, re.MULTILINE)}
+    classes = dict(re.findall(r"^  class (\S+) (\w+)$", mermaid, re.MULTILINE))
+    marked = {node: kind for nodes, kind in classes.items() for node in nodes.split(",")}
+    assert marked[ids["EventBridge bus<br/>bus"]] == "added"
+    assert marked[ids["DynamoDB table<br/>users"]] == "changed"
+    (removed,) = [label for label, node in ids.items() if marked.get(node) == "removed"]
+    assert removed.startswith("SQS queue<br/>orderProcessing-dlq")
+    assert ids["Lambda<br/>users"] not in marked  # untouched nodes stay plain
+
+
 # --- output ------------------------------------------------------------------------------------
 
 

@@ -686,63 +686,57 @@ def findings_delta(
 
 _NODE = re.compile(r'^\s*(n\d+_\w*)\["(.*)"\]$')
 _SUBGRAPH = re.compile(r'^\s*subgraph (c\d+)\["(.*)"\]$')
+_COUNT = re.compile(r" x(\d+)<br/>")
 
 
-def _nodes(mermaid: str) -> dict[tuple[str, str], str]:
-    """(component, node label without its count) -> node id, from a tools.diagram rendering."""
+def _nodes(mermaid: str) -> dict[tuple[str, str], tuple[str, int]]:
+    """(component, node label without its count) -> (node id, count), from tools.diagram's output.
+
+    Node ids are positions in a sorted list, so they differ between two renderings; the
+    component and label name the same node in both."""
     out = {}
     component = ""
     for line in mermaid.splitlines():
         if m := _SUBGRAPH.match(line):
             component = m.group(2)
         elif m := _NODE.match(line):
-            out[(component, re.sub(r" x\d+<br/>", "<br/>", m.group(2)))] = m.group(1)
+            count = _COUNT.search(m.group(2))
+            out[(component, _COUNT.sub("<br/>", m.group(2)))] = (m.group(1), int(count.group(1)) if count else 1)
     return out
 
 
 def _node_of(run: Run, res: Registered) -> tuple[str, str] | None:
-    """The diagram node `res` is drawn in, as tools.diagram.render draws it (rendered on its own)."""
+    """The diagram node `res` is drawn in, as tools.diagram.render draws it: rendered with only
+    its ancestors (components, never drawn themselves), it is the one node; undrawn, none."""
     by_urn = {r.urn: r for r in run.resources}
     chain, cur = [res], res
     while cur.parent in by_urn:
         cur = by_urn[cur.parent]
         chain.append(cur)
-    nodes = _nodes(diagram.render(Run(run.stack, run.preview, list(reversed(chain)))))
-    return next(iter(nodes), None)
+    return next(iter(_nodes(diagram.render(Run(run.stack, run.preview, list(reversed(chain)))))), None)
 
 
 def marked_diagram(base: Run | None, head: Run, changes: list[Change]) -> str:
-    """The head diagram with changed nodes classed added / changed / removed."""
+    """The head diagram with the nodes of changed resources classed added, changed or removed."""
     text = diagram.render(head)
-    ids = _nodes(text)
-    head_counts = _counts(text)
-    base_counts = _counts(diagram.render(base)) if base else {}
+    after = _nodes(text)
+    before = _nodes(diagram.render(base)) if base else {}
     by_head = {r.urn: r for r in head.resources}
     by_base = {r.urn: r for r in base.resources} if base else {}
     marks: dict[str, str] = {}
-    removed: dict[tuple[str, str], None] = {}
     for change in changes:
-        if change.action == "delete":
-            node = _node_of(base, by_base[change.urn]) if base else None
-            if node and node in ids:
-                marks.setdefault(ids[node], "changed")
-            elif node:
-                removed[node] = None
-            continue
-        node = _node_of(head, by_head[change.urn])
-        if node is None:
-            continue
-        fresh = change.action == "create" and node not in base_counts
-        marks[ids[node]] = "added" if fresh else ("changed" if marks.get(ids[node]) != "added" else "added")
-    for node, count in head_counts.items():
-        if node in base_counts and base_counts[node] != count and node in ids:
-            marks.setdefault(ids[node], "changed")
-    if base:
-        for node in base_counts:
-            if node not in head_counts:
-                removed[node] = None
+        gone = change.action == "delete" and base is not None
+        node = _node_of(base, by_base[change.urn]) if gone and base else _node_of(head, by_head[change.urn])
+        if node in after:
+            # A node is added when it is new in the diagram, not when one more subnet joins it.
+            kind = "added" if node not in before else "changed"
+            if marks.get(after[node][0]) != "added":
+                marks[after[node][0]] = kind
+    for node, (node_id, count) in after.items():
+        if node in before and before[node][1] != count:
+            marks.setdefault(node_id, "changed")
     lines = text.splitlines()
-    for i, (component, label) in enumerate(removed):
+    for i, (component, label) in enumerate(n for n in before if n not in after):
         lines.append(f'  r{i}["{label}<br/>({component or "stack"}, removed)"]')
         marks[f"r{i}"] = "removed"
     if marks:
@@ -756,18 +750,6 @@ def marked_diagram(base: Run | None, head: Run, changes: list[Change]) -> str:
             if nodes:
                 lines.append(f"  class {','.join(nodes)} {kind}")
     return "\n".join(lines)
-
-
-def _counts(mermaid: str) -> dict[tuple[str, str], int]:
-    out = {}
-    component = ""
-    for line in mermaid.splitlines():
-        if m := _SUBGRAPH.match(line):
-            component = m.group(2)
-        elif m := _NODE.match(line):
-            count = re.search(r" x(\d+)<br/>", m.group(2))
-            out[(component, re.sub(r" x\d+<br/>", "<br/>", m.group(2)))] = int(count.group(1)) if count else 1
-    return out
 
 
 # --- the whole review --------------------------------------------------------------------------
