@@ -61,6 +61,7 @@ STATEFUL = {
     "aws:sqs/queue:Queue": "SQS queue",
     "aws:kms/key:Key": "KMS key",
     "aws:secretsmanager/secret:Secret": "Secrets Manager secret",
+    "aws:cognito/userPool:UserPool": "Cognito user pool",  # its users and their passwords
     "aws:cloudwatch/logGroup:LogGroup": "audit log group",
     "aws:cloudwatch/eventArchive:EventArchive": "EventBridge archive",  # the events kept for replay
 }
