@@ -45,7 +45,7 @@ import yaml
 from policy.wellarchitected import PILLARS, Finding
 from tools import cost, diagram, review
 from tools.offline import ROOT, Registered, Run
-from tools.plan_state import KEY_ENV, join, make_urn, urn_name
+from tools.plan_state import ENGINE_ENV, KEY_ENV, join, make_urn, urn_name
 
 REPLACEMENTS_FILE = Path(__file__).resolve().parent / "replacements.yaml"
 PLAN_STATE = Path(__file__).resolve().parent / "plan_state.py"
@@ -145,8 +145,11 @@ def stacks_in(tree: Path) -> set[str]:
     return {p.name.split(".")[1] for p in tree.glob("Pulumi.*.yaml")}
 
 
-def plan_trees(trees: dict[str, Path], stacks: list[str], key: str) -> dict[str, dict[str, StackPlan]]:
-    """The plans of every tree, each in its own process, all at once."""
+def plan_trees(
+    trees: dict[str, Path], stacks: list[str], key: str, engines: dict[str, Path] | None = None
+) -> dict[str, dict[str, StackPlan]]:
+    """The plans of every tree, each in its own process, all at once (`engines`: a side's own
+    tools/offline.py instead of this checkout's)."""
     with tempfile.TemporaryDirectory(prefix="aws-patterns-diff-") as tmp:
         work = Path(tmp)
         procs = {}
@@ -154,6 +157,8 @@ def plan_trees(trees: dict[str, Path], stacks: list[str], key: str) -> dict[str,
             # A private temp dir per side: the program writes build artifacts there by content hash.
             (work / f"{side}-tmp").mkdir()
             env = {**os.environ, KEY_ENV: key, "TMPDIR": str(work / f"{side}-tmp")}
+            if engines and side in engines:
+                env[ENGINE_ENV] = str(engines[side])
             cmd = [sys.executable, str(PLAN_STATE), str(tree), str(work / f"{side}.json"), *stacks]
             procs[side] = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # noqa: S603
         plans = {}
@@ -163,6 +168,23 @@ def plan_trees(trees: dict[str, Path], stacks: list[str], key: str) -> dict[str,
                 raise DiffError(f"the offline plan of the {side} tree failed:\n{err.strip()}")
             plans[side] = load_state(json.loads((work / f"{side}.json").read_text()))
         return plans
+
+
+def _plan_base(repo: Path, sha: str, stacks: list[str]) -> tuple[dict[str, StackPlan], dict[str, StackPlan], bool]:
+    """Both sides' plans, and whether the base needed its own mocks.
+
+    Both sides use this checkout's mocks, so only the program differs. A base newer than this
+    checkout (`make diff BASE=main` on a branch behind it) may call what these mocks do not
+    answer; its own tools/offline.py plans it then, and the report says so."""
+    with Worktree(repo, sha) as base_tree:
+        plans = plan_trees({"base": base_tree, "head": repo}, stacks, _KEY)
+        own = base_tree / "tools" / "offline.py"
+        failed = any(p.error for p in plans["base"].values())
+        if failed and own.exists():
+            retry = plan_trees({"base": base_tree}, stacks, _KEY, engines={"base": own})["base"]
+            if not any(p.error for p in retry.values()):
+                return retry, plans["head"], True
+    return plans["base"], plans["head"], False
 
 
 class Worktree:
@@ -785,6 +807,7 @@ class Report:
     stacks: list[StackDiff]
     removed_stacks: list[str] = field(default_factory=list)
     allow_data_loss: bool = False
+    notes: list[str] = field(default_factory=list)
 
     @property
     def data_loss(self) -> list[tuple[str, Change]]:
@@ -811,12 +834,14 @@ def build(
     if unknown:
         raise DiffError(f"no stack file for {', '.join(unknown)} on either side")
     cached = _BASE_PLANS.get((sha, tuple(chosen)))
+    own_mocks = False
     if cached is not None:
         plans = {"base": cached, **plan_trees({"head": repo}, chosen, _KEY)}
     else:
-        with Worktree(repo, sha) as base_tree:
-            plans = plan_trees({"base": base_tree, "head": repo}, chosen, _KEY)
-        _BASE_PLANS[(sha, tuple(chosen))] = plans["base"]
+        base_plans, head_plans, own_mocks = _plan_base(repo, sha, chosen)
+        plans = {"base": base_plans, "head": head_plans}
+        if not own_mocks:
+            _BASE_PLANS[(sha, tuple(chosen))] = base_plans
     table, prices = Replacements.load(), cost.Prices.load()
     diffs, removed = [], []
     for stack in chosen:
@@ -829,6 +854,11 @@ def build(
         diffs.append(compare_stack(base, head, table, prices))
     head_desc = "working tree of " + _git(repo, "rev-parse", "--short", "HEAD")
     report = Report(base_ref, sha, head_desc, diffs, removed, allow_data_loss)
+    if own_mocks:
+        report.notes.append(
+            "The base needs mocks this checkout lacks, so it was planned with its own tools/offline.py: "
+            "a change of mock outputs between the two shows as a change. Rebase on the base for an exact review."
+        )
     return report, plans["head"]
 
 
@@ -882,6 +912,7 @@ def markdown(report: Report) -> str:
         f"Base `{report.base_ref}` (`{report.base_sha[:10]}`) → {report.head}. Computed offline by `make diff`: "
         "the real program under Pulumi's mocks, no cloud access, so ids and ARNs are mock values.",
         "",
+        *(f"> {note}\n" for note in report.notes),
     ]
     if report.data_loss:
         verdict = "allowed by `--allow-data-loss`" if report.allow_data_loss else "fails the check"
@@ -993,6 +1024,7 @@ def to_json(report: Report) -> dict[str, Any]:
         "status": report.status,
         "empty": report.empty,
         "removedStacks": report.removed_stacks,
+        "notes": report.notes,
         "stacks": [
             {
                 "stack": s.stack,

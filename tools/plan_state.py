@@ -4,8 +4,10 @@
 
 Runs TREE's `__main__.py` for each stack under *this* checkout's engine and mocks
 (tools/offline.py, loaded by path), so both sides of a diff see the same mocks and only the
-program differs. A process imports one `components` package, so each tree gets its own process:
-TREE goes first on `sys.path` and this script's folder is taken off it.
+program differs. AWS_PATTERNS_DIFF_ENGINE names another tools/offline.py: the diff falls back to
+the base tree's own when a newer base needs what these mocks do not answer. A process imports
+one `components` package, so each tree gets its own process: TREE goes first on `sys.path` and
+this script's folder is taken off it.
 
 Per stack it writes the `Registered` fields of every resource with their inputs made plain and
 safe to write down:
@@ -37,6 +39,7 @@ HERE = Path(__file__).resolve().parent
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # noqa: S105 - pulumi's wire signature of a secret, no secret
 SIG_KEY = "4dabf18193072939515e22adb298388d"
 KEY_ENV = "AWS_PATTERNS_DIFF_KEY"
+ENGINE_ENV = "AWS_PATTERNS_DIFF_ENGINE"  # another tools/offline.py to plan with (default: ours)
 ROOT_TYPE = "pulumi:pulumi:Stack"
 
 
@@ -56,7 +59,8 @@ def urn_type(urn: str) -> str:
 
 
 def _load_engine() -> Any:
-    spec = importlib.util.spec_from_file_location("aws_patterns_offline_engine", HERE / "offline.py")
+    path = Path(os.environ.get(ENGINE_ENV) or HERE / "offline.py")
+    spec = importlib.util.spec_from_file_location("aws_patterns_offline_engine", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses resolve their annotations through sys.modules
