@@ -280,3 +280,32 @@ def test_an_empty_report_says_so(dev: diff.StackPlan) -> None:
 def test_a_base_that_is_not_a_commit_exits_2_saying_so(capsys: pytest.CaptureFixture[str]) -> None:
     assert diff.main(["--base", "no-such-ref-anywhere", "--quiet"]) == 2
     assert "is not a commit" in capsys.readouterr().err
+
+
+def test_a_base_that_needs_other_mocks_is_planned_with_its_own(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "offline.py").write_text("")
+    engines_used = []
+
+    class Tree:
+        def __init__(self, repo: Path, sha: str) -> None:
+            pass
+
+        def __enter__(self) -> Path:
+            return tmp_path
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+    def plan_trees(trees: dict, stacks: list, key: str, engines: dict | None = None) -> dict:
+        engines_used.append(engines)
+        ok = diff.StackPlan("dev", run=Run("dev", False))
+        unanswered = diff.StackPlan("dev", error="NotImplementedError: the test mocks do not answer the invoke x")
+        plans = {"base": {"dev": ok if engines else unanswered}}
+        return {**plans, "head": {"dev": ok}} if "head" in trees else plans
+
+    monkeypatch.setattr(diff, "Worktree", Tree)
+    monkeypatch.setattr(diff, "plan_trees", plan_trees)
+    base, head, own_mocks = diff._plan_base(tmp_path, "0" * 40, ["dev"])
+    assert own_mocks and base["dev"].error is None and head["dev"].error is None
+    assert engines_used == [None, {"base": tmp_path / "tools" / "offline.py"}]
