@@ -1,10 +1,11 @@
 # Quick start: `make plan` (offline plan of a stack) and `make test` (lint + the whole suite).
 # Both create .venv and install the pinned requirements on first use; `make setup` does only that.
 STACK ?= dev
+BASE  ?= HEAD
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
 
-.PHONY: setup plan diagrams docs review cost test lint format bench clean
+.PHONY: setup plan diagrams docs review cost diff snapshots test lint format bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -35,6 +36,16 @@ review: setup
 
 cost: setup
 	$(PY) -m tools.cost
+
+# What the working tree changes in every stack against BASE (a git ref): resources, replacements
+# and renames, data-loss risk (exit 1 unless ALLOW_DATA_LOSS=1), cost and findings deltas, the
+# marked diagram. DIFF_OUT=dir also writes diff.md, diff.json and review.sarif there.
+diff: setup
+	$(PY) -m tools.diff --base $(BASE) $(if $(DIFF_OUT),--out $(DIFF_OUT)) $(if $(ALLOW_DATA_LOSS),--allow-data-loss)
+
+# Rewrite snapshots/<stack>.txt (every URN) after a deliberate change of resource identities.
+snapshots: setup
+	$(PY) -m tools.snapshots
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -22,7 +22,7 @@ def _actionlint() -> str:
 
 def test_workflows_exist() -> None:
     names = {p.stem for p in WORKFLOWS}
-    assert {"pull-request", "deploy", "pulumi-up"} <= names
+    assert {"pull-request", "pr-report", "drift", "deploy", "pulumi-up"} <= names
 
 
 def test_actionlint_passes() -> None:
@@ -46,3 +46,51 @@ def test_each_stack_deploys_in_its_own_environment_and_prod_comes_last() -> None
         "prod": "prod",
     }
     assert jobs["prod"]["needs"] == "staging" and jobs["staging"]["needs"] == "dev"
+
+
+def _workflow(name: str) -> dict:
+    return yaml.safe_load((ROOT / ".github" / "workflows" / f"{name}.yml").read_text())
+
+
+def _steps_text(job: dict) -> str:
+    return yaml.safe_dump(job.get("steps", []))
+
+
+def test_the_pull_request_checks_that_run_fork_code_have_no_secrets_and_no_write_access() -> None:
+    workflow = _workflow("pull-request")
+    assert workflow["permissions"] == {"contents": "read"}
+    assert {"labeled", "unlabeled"} <= set(workflow[True]["pull_request"]["types"])  # `on:` parses as True
+    for name in ("test", "diff"):
+        job = workflow["jobs"][name]
+        assert "permissions" not in job and "secrets." not in yaml.safe_dump(job), name
+    steps = _steps_text(workflow["jobs"]["diff"])
+    assert "make diff" in steps and "github.event.pull_request.base.sha" in steps
+    assert "contains(github.event.pull_request.labels.*.name, 'allow-data-loss')" in steps
+    assert "actions/upload-artifact" in steps and "GITHUB_STEP_SUMMARY" in steps
+
+
+def test_the_credentialed_preview_runs_only_for_branches_of_this_repository() -> None:
+    preview = _workflow("pull-request")["jobs"]["preview"]
+    assert preview["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+
+
+def test_the_report_is_published_by_a_trusted_workflow_that_never_checks_out_pr_code() -> None:
+    from tools.diff import MARKER
+
+    workflow = _workflow("pr-report")
+    assert workflow[True]["workflow_run"]["workflows"] == ["pull-request"]
+    (job,) = workflow["jobs"].values()
+    steps = _steps_text(job)
+    assert "actions/checkout" not in steps and "make " not in steps
+    assert job["permissions"]["security-events"] == "write" and job["permissions"]["pull-requests"] == "write"
+    assert MARKER in steps and "upload-sarif" in steps and "pr.head.sha !== process.env.HEAD_SHA" in steps
+
+
+def test_drift_is_checked_on_a_schedule_with_one_issue_per_stack() -> None:
+    workflow = _workflow("drift")
+    assert workflow[True]["schedule"]
+    job = workflow["jobs"]["drift"]
+    assert job["strategy"]["matrix"]["stack"] == ["dev", "staging", "prod"]
+    steps = _steps_text(job)
+    assert "pulumi preview --stack" in steps and "--refresh --expect-no-changes" in steps
+    assert "gh issue create" in steps and "gh issue close" in steps and job["permissions"]["issues"] == "write"
