@@ -243,6 +243,14 @@ FREE = frozenset(
         "aws:rds/subnetGroup:SubnetGroup",
         "aws:rds/parameterGroup:ParameterGroup",
         "aws:autoscaling/policy:Policy",
+        # Public ACM certificates, alias queries to an ALB and a deploy-time invocation cost nothing
+        # of their own; server access logging is billed as the log bucket's storage and requests.
+        "aws:acm/certificate:Certificate",
+        "aws:acm/certificateValidation:CertificateValidation",
+        "aws:route53/record:Record",
+        "aws:lambda/invocation:Invocation",
+        "aws:s3/bucketLogging:BucketLogging",
+        "aws:wafv2/webAclAssociation:WebAclAssociation",
     }
 )
 
