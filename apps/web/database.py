@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from psycopg import Connection, sql
+from psycopg.rows import tuple_row
 
 # Each entry runs once, in order, in its own transaction; never edit one that has shipped.
 MIGRATIONS: tuple[str, ...] = (
@@ -90,9 +91,9 @@ def grant_application_role(conn: Connection[Any], role: str, iam_role: str = RDS
 
 def schema_version(conn: Connection[Any]) -> int:
     """The number of migrations applied (0 before the first)."""
-    row = conn.execute(
-        f"SELECT coalesce(max(version), 0) FROM {VERSION_TABLE}"  # noqa: S608 - a constant, not input
-    ).fetchone()
+    # Whatever row factory the caller's connection uses, this reads a plain tuple.
+    with conn.cursor(row_factory=tuple_row) as cur:
+        row = cur.execute(f"SELECT coalesce(max(version), 0) FROM {VERSION_TABLE}").fetchone()  # noqa: S608
     return int(row[0]) if row else 0
 
 
