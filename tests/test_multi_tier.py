@@ -22,7 +22,6 @@ from components.multi_tier.component import (
     APP_DB_USER,
     DB_PORT,
     LIVENESS_PATH,
-    REFRESH_ROLLBACK_5XX_PER_MINUTE,
     TLS_POLICY,
     MultiTier,
     MultiTierArgs,
@@ -781,13 +780,3 @@ def test_readiness_is_published_where_the_alarm_watches(run: Run) -> None:
     # The group replaces instances on the ALB's liveness check only.
     assert _one(run, ASG).inputs["healthCheckType"] == "ELB"
     assert _one(run, TG).inputs["healthCheck"]["path"] == LIVENESS_PATH
-
-
-def test_a_refresh_rolls_back_when_the_app_answers_5xx(run: Run) -> None:
-    (alarm,) = [a for a in _mine(run, ALARM) if a.name == "multi-tier-refresh-5xx"]
-    asg = _one(run, ASG)
-    assert wired(asg, "instanceRefresh", alarm)
-    assert alarm.inputs["metricName"] == "HTTPCode_Target_5XX_Count"
-    assert alarm.inputs["threshold"] == REFRESH_ROLLBACK_5XX_PER_MINUTE and alarm.inputs["period"] == 60
-    assert wired(alarm, "dimensions", _one(run, ALB)) and wired(alarm, "dimensions", _one(run, TG))
-    assert not alarm.inputs.get("alarmActions"), "it steers the refresh; observability's alarms notify"

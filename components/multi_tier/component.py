@@ -20,8 +20,9 @@ What AWS needs and the mocks would not catch, derived here rather than left to c
   checks the app's liveness path (no database call: a database failover must not make Auto
   Scaling replace the fleet); readiness is a metric with an alarm instead;
 - `pulumi up` waits for `min_size` healthy targets when it creates the group, so a broken boot
-  fails the deployment; a new launch template version rolls the fleet with automatic rollback,
-  which AWS offers only for a numbered template version with a concrete AMI id (not `resolve:ssm:`);
+  fails the deployment (and a broken migration fails its invocation); a new launch template
+  version rolls the fleet with automatic rollback, which AWS offers only for a numbered template
+  version with a concrete AMI id (not `resolve:ssm:`);
 - instances come from a launch template with IMDSv2 required and a hop limit of 1;
 - the group's desired capacity is never set by the program, which would fight the scaling policy;
 - nothing the instances need at launch waits for the database (~15 minutes to create): the
@@ -82,8 +83,6 @@ TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"  # TLS 1.3 and 1.2 with forwa
 ALB_LOG_PREFIX = "alb"
 # Load balancer and target group names are at most 32 characters and Pulumi appends 8.
 MAX_NAME = 32 - 8 - len("-alb")
-# Target 5xx per minute during an instance refresh that makes Auto Scaling roll it back.
-REFRESH_ROLLBACK_5XX_PER_MINUTE = 10
 MIGRATION_TIMEOUT_S = 120
 
 
@@ -167,6 +166,8 @@ class MultiTierArgs:
     web_acl_arn: pulumi.Input[str] | None = None
     # The stack's server-access-log bucket; the artifact bucket logs into it.
     access_logs_bucket: aws.s3.Bucket | None = None
+    # X-Ray tracing of the migration function, like every function of the stack (functions.tracing).
+    function_tracing: bool = True
 
     @classmethod
     def from_config(
@@ -214,6 +215,7 @@ class MultiTierArgs:
             jwt=jwt,
             web_acl_arn=web_acl_arn,
             access_logs_bucket=access_logs_bucket,
+            function_tracing=cfg.functions.tracing,
         )
 
     @property
@@ -817,36 +819,8 @@ class MultiTier(pulumi.ComponentResource):
             opts=self._child,
         )
 
-    def _refresh_alarm(self) -> aws.cloudwatch.MetricAlarm:
-        """The app answering 5xx while new instances come in: Auto Scaling rolls the refresh back.
-
-        No notification of its own (observability's alarms notify); it only steers the refresh.
-        """
-        name = f"{self._name}-refresh-5xx"
-        return aws.cloudwatch.MetricAlarm(
-            name,
-            alarm_description="Multi-tier web tier: the app answers 5xx during an instance refresh; "
-            "Auto Scaling rolls the refresh back while this alarm is in ALARM.",
-            namespace="AWS/ApplicationELB",
-            metric_name="HTTPCode_Target_5XX_Count",
-            dimensions={
-                "LoadBalancer": self.load_balancer.arn_suffix,
-                "TargetGroup": self.target_group.arn_suffix,
-            },
-            statistic="Sum",
-            period=60,
-            evaluation_periods=2,
-            datapoints_to_alarm=2,
-            threshold=REFRESH_ROLLBACK_5XX_PER_MINUTE,
-            comparison_operator="GreaterThanOrEqualToThreshold",
-            treat_missing_data="notBreaching",  # the ALB publishes 5xx counts only when there are some
-            tags=name_tag(name),
-            opts=self._child,
-        )
-
     def _auto_scaling(self, args: MultiTierArgs, listeners: list[aws.lb.Listener]) -> aws.autoscaling.Group:
         name, inst = f"{self._name}-web", args.instances
-        rollback = self._refresh_alarm()
         group = aws.autoscaling.Group(
             name,
             vpc_zone_identifiers=args.network.private_subnet_ids,
@@ -861,16 +835,11 @@ class MultiTier(pulumi.ComponentResource):
             health_check_grace_period=inst.health_check_grace_seconds,
             default_instance_warmup=inst.health_check_grace_seconds,
             # A new launch template version rolls the fleet, launching before terminating, and
-            # rolls back by itself when the refresh fails or the app answers 5xx meanwhile.
+            # rolls back by itself when new instances never turn healthy.
             instance_refresh=aws.autoscaling.GroupInstanceRefreshArgs(
                 strategy="Rolling",
                 preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
-                    min_healthy_percentage=100,
-                    max_healthy_percentage=200,
-                    auto_rollback=True,
-                    alarm_specification=aws.autoscaling.GroupInstanceRefreshPreferencesAlarmSpecificationArgs(
-                        alarms=[rollback.name]
-                    ),
+                    min_healthy_percentage=100, max_healthy_percentage=200, auto_rollback=True
                 ),
             ),
             # Creating the group waits until min_size instances pass the ALB's health check, so a
@@ -960,6 +929,19 @@ class MultiTier(pulumi.ComponentResource):
                         "Action": "secretsmanager:GetSecretValue",
                         "Resource": secret_arn,
                     },
+                    *(
+                        # X-Ray's write actions support no resource-level scoping.
+                        [
+                            {
+                                "Sid": "XRay",
+                                "Effect": "Allow",
+                                "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                                "Resource": "*",
+                            }
+                        ]
+                        if args.function_tracing
+                        else []
+                    ),
                 ]
             ),
             opts=child,
@@ -991,6 +973,9 @@ class MultiTier(pulumi.ComponentResource):
                 }
             ),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=log_group.name),
+            tracing_config=aws.lambda_.FunctionTracingConfigArgs(
+                mode="Active" if args.function_tracing else "PassThrough"
+            ),
             tags=name_tag(name),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[policy, vpc_access])),
         )
