@@ -146,7 +146,7 @@ class AwsMocks(Mocks):
             },
             # ACM asks for one CNAME per domain to prove control of it.
             "aws:acm/certificate:Certificate": {
-                "arn": f"arn:aws:acm:{self.region}:{ACCOUNT}:certificate/12345678-aaaa-bbbb-cccc-{args.name[-12:]:0>12}",
+                "arn": f"arn:aws:acm:{self.region}:{ACCOUNT}:certificate/12345678-aaaa-bbbb-cccc-0123456789ab",
                 "domainValidationOptions": [
                     {
                         "domainName": args.inputs.get("domainName"),
