@@ -98,9 +98,16 @@ def app_role(conninfo: dict[str, Any]) -> Iterator[str]:
     yield role
     with _admin(conninfo) as conn:
         conn.execute("DROP TABLE IF EXISTS items, schema_migrations")
-        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
-            conn.execute(sql.SQL("REVOKE ALL ON SCHEMA public FROM {}").format(sql.Identifier(role)))
-            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+        _drop_role(conn, role)
+
+
+def _drop_role(conn: psycopg.Connection, role: str) -> None:
+    """Drop `role` if it exists, with whatever grants an earlier (interrupted) run left it."""
+    if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+        name = sql.Identifier(role)
+        conn.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {}").format(name))
+        conn.execute(sql.SQL("REVOKE ALL ON SCHEMA public FROM {}").format(name))
+        conn.execute(sql.SQL("DROP ROLE {}").format(name))
 
 
 class Relay:
@@ -527,26 +534,28 @@ def test_the_application_role_cannot_change_schema_roles_or_history(db: dict, ap
 def test_on_rds_the_role_joins_rds_iam_so_it_logs_in_with_iam_tokens_only(db: dict, app_role: str) -> None:
     iam_role = f"{db['dbname']}_rds_iam"[:63]  # a stand-in for RDS's rds_iam in this cluster
     with _admin(db) as conn:
-        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(iam_role)))
+        _drop_role(conn, iam_role)
         conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(iam_role)))
         try:
             database.grant_application_role(conn, app_role, iam_role=iam_role)
             member = conn.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", (app_role, iam_role)).fetchone()
             assert member == (True,)
         finally:
-            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(iam_role)))
+            _drop_role(conn, iam_role)
 
 
 def test_a_role_of_that_name_with_more_power_is_refused(db: dict, app_role: str) -> None:
     risky = f"{db['dbname']}_risky"[:63]
     with _admin(db) as conn:
-        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(risky)))
+        _drop_role(conn, risky)
         conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEROLE").format(sql.Identifier(risky)))
         try:
             with pytest.raises(database.UnsafeRoleError, match="createrole"):
                 database.grant_application_role(conn, risky)
+            privileges = conn.execute("SELECT has_table_privilege(%s, 'items', 'INSERT')", (risky,)).fetchone()
+            assert privileges == (False,), "refused before anything was granted"
         finally:
-            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(risky)))
+            _drop_role(conn, risky)
 
 
 def test_migrations_apply_once_even_when_started_together(empty_db: dict) -> None:
