@@ -151,8 +151,9 @@ ALARMS: dict[str, AlarmKind] = {
     ),
     "unhealthy-hosts": AlarmKind(
         "target group",
-        "at least one instance fails the /health check for 10 minutes",
-        "the app cannot reach its database or did not start: check /health's answer and the instance's journal",
+        "at least one instance fails the liveness check for 10 minutes (its app process does not answer)",
+        "the app did not start or keeps crashing: read the instance's journal (Session Manager) and the group's "
+        "activity history",
         "GreaterThanThreshold", NOT_BREACHING, "0 (any host)",
         "AWS/ApplicationELB", "UnHealthyHostCount", "Maximum", evaluation_periods=2,
     ),
@@ -162,6 +163,15 @@ ALARMS: dict[str, AlarmKind] = {
         "check the database CPU and connections alarms, then the instances' CPU (scaling at its maximum?)",
         "GreaterThanOrEqualToThreshold", NOT_BREACHING, "targetResponseTimeP99Ms",
         "AWS/ApplicationELB", "TargetResponseTime", "p99", evaluation_periods=3,
+    ),
+    "not-ready": AlarmKind(
+        "web tier",
+        "an instance reported itself not ready for 10 minutes: it cannot use its database as the application "
+        "role, or the schema is not migrated; silence means no instance reports",
+        "check the database alarms, then the migration function's log and the instance's journal (Session "
+        "Manager); the load balancer keeps serving from the instance, so reads and writes answer 503",
+        "LessThanThreshold", BREACHING, "1 (every instance ready)",
+        "aws-patterns/WebTier", "Ready", "Minimum", evaluation_periods=2,
     ),
     "in-service-below-minimum": AlarmKind(
         "Auto Scaling group",
@@ -245,6 +255,17 @@ class LoadBalancer:
     target_group: aws.lb.TargetGroup
 
 
+# Where web tiers publish their instances' readiness (1 or 0 per instance and minute).
+READINESS_NAMESPACE = ALARMS["not-ready"].namespace
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """A tier whose instances publish `Ready` under READINESS_NAMESPACE with these dimensions."""
+
+    dimensions: dict[str, pulumi.Input[str]]
+
+
 @dataclass(frozen=True)
 class Monitored:
     """The resources of one pattern that get alarms, keyed by a short name (used in alarm names)."""
@@ -258,6 +279,7 @@ class Monitored:
     rules: dict[str, Rule] = field(default_factory=dict)
     load_balancers: dict[str, LoadBalancer] = field(default_factory=dict)
     auto_scaling_groups: dict[str, aws.autoscaling.Group] = field(default_factory=dict)
+    readiness: dict[str, Readiness] = field(default_factory=dict)
     databases: dict[str, aws.rds.Instance] = field(default_factory=dict)
     vpn_connections: dict[str, aws.ec2.VpnConnection] = field(default_factory=dict)
     tables: dict[str, aws.dynamodb.Table] = field(default_factory=dict)
@@ -526,6 +548,8 @@ class Observability(pulumi.ComponentResource):
         for name, group in m.auto_scaling_groups.items():
             dims = {"AutoScalingGroupName": group.name}
             self._alarm(m, name, "in-service-below-minimum", group.min_size, dimensions=dims)
+        for name, ready in m.readiness.items():
+            self._alarm(m, name, "not-ready", 1, dimensions=ready.dimensions)
         for name, db in m.databases.items():
             dims = {"DBInstanceIdentifier": db.identifier}
             self._alarm(m, name, "database-cpu", t.database_cpu_percent, dimensions=dims)

@@ -15,10 +15,10 @@ import pulumi
 import pytest
 
 from components.config import ConfigError, StackConfig, validate
-from components.observability import ALARMS, ObservabilityArgs
+from components.observability import ALARMS, READINESS_NAMESPACE, ObservabilityArgs
 from components.patterns import PATTERNS
 from tests.conftest import run_with, skip_unless_enabled
-from tools.offline import ROOT, STACKS, Registered, Run, run_program, stack_config, wired
+from tools.offline import PROJECT, ROOT, STACKS, Registered, Run, run_program, stack_config, wired
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 FUNCTION = "aws:lambda/function:Function"
@@ -65,6 +65,8 @@ SINGLE = {
     "target-response-time": ("AWS/ApplicationELB", "TargetResponseTime", "p99", GE, FINE),
     # Published every minute while collected: silence means the group (or its metrics) stopped.
     "in-service-below-minimum": ("AWS/AutoScaling", "GroupInServiceInstances", "Minimum", LT, DOWN),
+    # Each web instance reports every minute: silence means no instance is reporting.
+    "not-ready": (READINESS_NAMESPACE, "Ready", "Minimum", LT, DOWN),
     "database-cpu": ("AWS/RDS", "CPUUtilization", "Average", GE, DOWN),
     "database-free-storage": ("AWS/RDS", "FreeStorageSpace", "Minimum", LE, DOWN),
     "database-connections": ("AWS/RDS", "DatabaseConnections", "Maximum", GE, DOWN),
@@ -104,6 +106,9 @@ def _config(stack: str, overrides: dict[str, Any] | None = None) -> StackConfig:
 
 def _alarms(run: Run, target: Registered, kind: str) -> list[Registered]:
     """Alarms of `kind` whose metric is built from `target`'s outputs."""
+    if kind == "not-ready":  # dimensioned by the tier's name, fixed in advance: nothing to be wired to
+        tier = f"{PROJECT}-{run.stack}-{run.owner(target).name}"  # type: ignore[union-attr]
+        return [a for a in run.by_type(ALARM) if (a.inputs.get("dimensions") or {}).get("WebTier") == tier]
     return [
         a
         for a in run.by_type(ALARM)
@@ -171,6 +176,8 @@ def _expected(run: Run) -> list[tuple[Registered, str, dict[str, Any]]]:
         out.append((lb, "load-balancer-5xx", {"LoadBalancer": lb.outputs.get("arnSuffix")}))
     for group in run.by_type(ASG):
         out.append((group, "in-service-below-minimum", {"AutoScalingGroupName": name(group)}))
+        tier = f"{PROJECT}-{run.stack}-{run.owner(group).name}"  # type: ignore[union-attr]
+        out.append((group, "not-ready", {"WebTier": tier}))
     for db in run.by_type(DB):
         for kind in ("database-cpu", "database-free-storage", "database-connections"):
             out.append((db, kind, {"DBInstanceIdentifier": db.outputs.get("identifier")}))
@@ -275,6 +282,7 @@ def test_thresholds_follow_the_profile(stack_run: Run) -> None:
         "vpn-tunnel-down": 1,
         "vpn-down": 0,
         "table-throttles": t.table_throttled_requests,
+        "not-ready": 1,  # every instance reports 1 when ready
     }
     for res, kind, _ in _expected(stack_run):
         alarm = _one(stack_run, res, kind)
@@ -383,6 +391,8 @@ DIMENSION_SOURCES = {
     "VpnId": [(VPN, "id")],
     "TableName": [(TABLE, "name")],
 }
+# Dimensions a web tier's instances publish under: the tier's name, rendered into their user data.
+WEB_TIERS = "WebTier"
 
 
 def test_dashboard_has_a_section_per_pattern_and_names_only_what_exists(stack_run: Run) -> None:
@@ -404,11 +414,14 @@ def test_dashboard_has_a_section_per_pattern_and_names_only_what_exists(stack_ru
         dim: {(r.id if out == "id" else r.outputs.get(out)) for type_, out in sources for r in stack_run.by_type(type_)}
         for dim, sources in DIMENSION_SOURCES.items()
     }
+    known[WEB_TIERS] = {
+        f"{PROJECT}-{stack_run.stack}-{c.name}" for c in stack_run.by_type("aws-patterns:multiTier:MultiTier")
+    }
     lines = [line for w in widgets if w["type"] == "metric" for line in w["properties"]["metrics"]]
     assert lines
     for line in lines:
         namespace, metric, *pairs, options = line
-        assert namespace.startswith("AWS/") and metric and "stat" in options
+        assert (namespace.startswith("AWS/") or namespace == READINESS_NAMESPACE) and metric and "stat" in options
         for dim, value in zip(pairs[::2], pairs[1::2], strict=True):
             assert value in known[dim], f"{namespace} {metric}: {dim}={value} is not a resource of the stack"
     for w in widgets:

@@ -261,6 +261,12 @@ FREE = frozenset(
         "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration",
         # Server access logs are billed as the target bucket's storage.
         "aws:s3/bucketLogging:BucketLogging",
+        # Public ACM certificates, alias queries to an ALB and a deploy-time invocation cost nothing
+        # of their own.
+        "aws:acm/certificate:Certificate",
+        "aws:acm/certificateValidation:CertificateValidation",
+        "aws:route53/record:Record",
+        "aws:lambda/invocation:Invocation",
     }
 )
 

@@ -170,10 +170,29 @@ class AwsMocks(Mocks):
             "aws:lb/loadBalancer:LoadBalancer": {
                 "dnsName": f"{name}.{self.region}.elb.amazonaws.com",
                 "arnSuffix": f"app/{name}/50dc6c495c0c9188",
+                "zoneId": "Z35SXDOTRQ7X7K",  # us-east-1's ELB hosted zone, which alias records name
             },
+            # ACM asks for one CNAME per domain to prove control of it.
+            "aws:acm/certificate:Certificate": {
+                "arn": f"arn:aws:acm:{self.region}:{ACCOUNT}:certificate/12345678-aaaa-bbbb-cccc-0123456789ab",
+                "domainValidationOptions": [
+                    {
+                        "domainName": args.inputs.get("domainName"),
+                        "resourceRecordName": f"_3f2e.{args.inputs.get('domainName')}.",
+                        "resourceRecordType": "CNAME",
+                        "resourceRecordValue": "_9a8b.acm-validations.aws.",
+                    }
+                ],
+            },
+            "aws:acm/certificateValidation:CertificateValidation": {
+                "certificateArn": args.inputs.get("certificateArn"),
+            },
+            "aws:route53/record:Record": {"fqdn": str(args.inputs.get("name", "")).rstrip(".")},
             "aws:lb/targetGroup:TargetGroup": {"arnSuffix": f"targetgroup/{name}/73e2d6bc24d8a067"},
             "aws:ec2/launchTemplate:LaunchTemplate": {"latestVersion": 1},
             "aws:rds/instance:Instance": {
+                "arn": f"arn:aws:rds:{self.region}:{ACCOUNT}:db:{args.inputs.get('identifier', name)}",
+                "resourceId": "db-ABCDEFGHIJKLMNOPQRSTUVWXYZ",
                 "endpoint": f"{name}.abc123.{self.region}.rds.amazonaws.com:5432",
                 "address": f"{name}.abc123.{self.region}.rds.amazonaws.com",
                 # With manage_master_user_password, RDS keeps the password in a secret of its own.
@@ -256,6 +275,17 @@ class AwsMocks(Mocks):
                 "partition": "aws",
                 "dnsSuffix": "amazonaws.com",
                 "reverseDnsSuffix": "com.amazonaws",
+            },
+            # The public parameter naming the current Amazon Linux 2023 AMI (launch templates read it).
+            "aws:ssm/getParameter:getParameter": {
+                "id": args.args.get("name"),
+                "arn": f"arn:aws:ssm:{self.region}::parameter{args.args.get('name')}",
+                "name": args.args.get("name"),
+                "type": "String",
+                "value": "ami-0123456789abcdef0",
+                "insecureValue": "ami-0123456789abcdef0",
+                "version": 1,
+                "withDecryption": True,
             },
             # us-east-1's Elastic Load Balancing account, which delivers ALB access logs there.
             "aws:elb/getServiceAccount:getServiceAccount": {
