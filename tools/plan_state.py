@@ -277,7 +277,11 @@ def plan_stack(
                 "delete_before_replace": res.delete_before_replace,
                 "retain_on_delete": bool(request.retainOnDelete),
                 "secret_paths": sorted(paths),
-                "computed": _computed(res.outputs, res.inputs, set(request.additionalSecretOutputs)),
+                "computed": {
+                    # Other inputs embed a resource's id (a security group's vpcId) as often as its ARN.
+                    **({"id": res.id} if res.custom and res.id else {}),
+                    **_computed(res.outputs, res.inputs, set(request.additionalSecretOutputs)),
+                },
                 "source": _source(request, tree),
             }
         )
