@@ -69,6 +69,16 @@ def test_a_full_set_of_ids_is_accepted_for_every_vpc_pattern() -> None:
     assert cfg.needs_network
 
 
+def test_nat_strategy_shapes_a_created_network_only() -> None:
+    """A borrowed network's egress belongs to its owner: the profile's natStrategy says nothing of it."""
+    multi_tier = {"multiTier": {"enabled": True, "domainName": "app.example.org", "hostedZoneId": "Z0123456789ABC"}}
+    borrowed = _stack(_ids(), **multi_tier)
+    borrowed["network"]["natStrategy"] = "none"
+    assert validate(borrowed, REGION).network.existing is not None
+    created = {"environment": "prod", "network": {"natStrategy": "none"}, **multi_tier}
+    assert _line(created, "network.natStrategy").endswith("(single or perAz), not none")
+
+
 # --- exactly one source ------------------------------------------------------------------------
 
 

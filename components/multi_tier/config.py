@@ -117,7 +117,8 @@ class MultiTierConfig(Model):
 def fits_the_stack(cfg: Any) -> None:
     """What the multi-tier block needs from the rest of the stack (the network, the region)."""
     tier = cfg.multi_tier
-    if tier.enabled and cfg.network.nat_strategy == "none":
+    # A borrowed network's egress is its owner's (documented, not checkable); natStrategy shapes a created one.
+    if tier.enabled and cfg.network.existing is None and cfg.network.nat_strategy == "none":
         # Booting needs no internet, but the running tier calls AWS APIs (RDS, CloudWatch, Session
         # Manager), the token issuer's JWKS and the RDS CA bundle's site over HTTPS.
         raise ValueError(
