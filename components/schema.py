@@ -139,7 +139,6 @@ class Functions(Model):
 
     runtime: Literal["python3.12", "python3.13"]
     architecture: Literal["arm64", "x86_64"]
-    powertools_layer_version: int = Field(ge=1)
     tracing: bool
 
 
