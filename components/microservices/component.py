@@ -16,6 +16,8 @@ What AWS needs and mocks would not catch, guarded here:
   parameters as `*`), so the function can be invoked only through the routes that lead to it.
 - Stage logging (access and execution logs) requires the account-level API Gateway CloudWatch
   role; `apiGatewayAccountLogging` says who provides it, and without it nothing is logged.
+- A WAF web ACL (the stack's, `web_acl_arn`) is associated with the stage, by the stage's ARN;
+  REST APIs can be, HTTP APIs cannot.
 - A table declares only its key attributes (table and index keys); DynamoDB rejects others.
 """
 
@@ -142,11 +144,19 @@ class MicroservicesArgs:
     throttling_burst_limit: int = 100
     log_retention_days: int = 7
     tracing: bool = True
+    metrics_enabled: bool = False
     # When given, services that publish events may put events on this bus, and only on it.
     event_bus: aws.cloudwatch.EventBus | None = field(default=None, compare=False)
+    # The stack's regional WAF web ACL; when given it filters every request to the stage.
+    web_acl_arn: pulumi.Input[str] | None = field(default=None, compare=False)
 
     @classmethod
-    def from_config(cls, cfg: StackConfig, event_bus: aws.cloudwatch.EventBus | None = None) -> MicroservicesArgs:
+    def from_config(
+        cls,
+        cfg: StackConfig,
+        event_bus: aws.cloudwatch.EventBus | None = None,
+        web_acl_arn: pulumi.Input[str] | None = None,
+    ) -> MicroservicesArgs:
         block = cfg.microservices
         functions = FunctionSettings.from_config(cfg)
         services = tuple(
@@ -180,7 +190,9 @@ class MicroservicesArgs:
             throttling_burst_limit=block.throttling.burst_limit,
             log_retention_days=cfg.common.log_retention_days,
             tracing=cfg.functions.tracing,
+            metrics_enabled=block.metrics_enabled,
             event_bus=event_bus,
+            web_acl_arn=web_acl_arn,
         )
 
 
@@ -332,6 +344,7 @@ class Microservices(pulumi.ComponentResource):
     rest_api: aws.apigateway.RestApi
     deployment: aws.apigateway.Deployment
     stage: aws.apigateway.Stage
+    web_acl_association: aws.wafv2.WebAclAssociation | None
     services: dict[str, Service]
     namespace: aws.servicediscovery.HttpNamespace
     url: pulumi.Output[str]
@@ -441,9 +454,16 @@ class Microservices(pulumi.ComponentResource):
                 logging_level=args.execution_log_level,
                 # Full request and response bodies in the logs would leak personal data.
                 data_trace_enabled=False,
-                metrics_enabled=False,
+                metrics_enabled=args.metrics_enabled,
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=execution_ready),
+        )
+        self.web_acl_association = (
+            aws.wafv2.WebAclAssociation(
+                f"{name}-waf", resource_arn=self.stage.arn, web_acl_arn=args.web_acl_arn, opts=child
+            )
+            if args.web_acl_arn is not None
+            else None
         )
 
         self.url = self.stage.invoke_url

@@ -104,6 +104,9 @@ class MicroservicesConfig(Model):
     # stack own it, "existing" trusts that another stack or a person set it, "off" logs nothing.
     api_gateway_account_logging: Literal["off", "manage", "existing"]
     execution_log_level: Literal["OFF", "ERROR", "INFO"]
+    metrics_enabled: bool
+    """Detailed CloudWatch metrics per method of the stage (requests, latency, 4xx and 5xx by route);
+    each is a custom metric billed per month. The stage's own totals are published either way."""
     throttling: ApiThrottling
     point_in_time_recovery: bool
     services: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$", max_length=24)], Microservice]
