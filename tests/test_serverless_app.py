@@ -22,7 +22,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 from unittest import mock
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, quote_plus, urlparse
 
 import boto3
 import pytest
@@ -618,3 +618,23 @@ def test_a_string_where_a_number_goes_is_422(pipeline: Pipeline, field: str, val
     status, response = pipeline.call("POST", "/uploads", body)
     assert status == 422 and [e["field"] for e in response["errors"]] == [field]
     assert pipeline.nothing_written()
+
+
+def test_any_object_in_the_bucket_is_skipped_or_ignored_without_error(pipeline: Pipeline) -> None:
+    """Whatever S3 reports (keys are UTF-8, URL-encoded in events) the processor never fails on
+    an object that matches no upload, and writes or deletes nothing for it."""
+    keys = st.one_of(
+        st.text(st.characters(exclude_categories=("Cs",)), max_size=1024),
+        st.uuids().map(lambda u: f"{PREFIX}{u}"),
+        st.text(st.characters(exclude_categories=("Cs",)), max_size=40).map(lambda t: f"{PREFIX}{t}"),
+    )
+
+    @PROPERTIES
+    @given(key=keys, version=st.none() | st.text(max_size=32), created=st.booleans())
+    def check(key: str, version: str | None, created: bool) -> None:
+        before = _state(pipeline)
+        event = _event(quote_plus(key), version, 1, "ObjectCreated:Post" if created else "ObjectRemoved:Delete")
+        assert pipeline.processor.handler(event, Context())["results"] == ["unknown" if created else "ignored"]
+        assert _state(pipeline) == before
+
+    check()
