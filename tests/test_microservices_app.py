@@ -743,6 +743,14 @@ def test_a_string_where_a_number_goes_is_422_prices_included(orders: Orders, fie
     assert reply.status == 422
     assert [e["field"] for e in reply.body["errors"]] == [f"items.0.{field}"]
     assert _items(orders.table) == [] and orders.events() == []
+    if field == "unitPrice":
+        assert reply.body["errors"][0]["message"] == "Value error, must be a finite JSON number"
+
+
+def test_a_whole_number_is_a_price(orders: Orders) -> None:
+    line = {"sku": "book-1", "quantity": 2, "unitPrice": 10}
+    reply = orders.api("POST", "/orders", {"userId": "u1", "items": [line]})
+    assert reply.status == 201 and reply.body["total"] == 20
 
 
 def test_prices_are_exact_decimals_not_floats(orders: Orders) -> None:
