@@ -36,9 +36,7 @@ QUEUE = "aws:sqs/queue:Queue"
 INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
 
 
-def _build(
-    code_dir: Path, preview: bool, monitors: list[RecordingMonitor] | None = None, **overrides: Any
-) -> Run:
+def _build(code_dir: Path, preview: bool, monitors: list[RecordingMonitor] | None = None, **overrides: Any) -> Run:
     (code_dir / "app.py").write_text("def handler(event, context):\n    return event\n")
     args = PythonFunctionArgs(code_dir=str(code_dir), settings=overrides.pop("settings", SETTINGS), **overrides)
     return run_program("dev", preview, monitors=monitors, program=lambda: PythonFunction("users", args))
@@ -124,7 +122,7 @@ def test_without_tracing_the_handlers_are_told_not_to_load_xray(tmp_path: Path) 
 
 def test_the_pinned_release_is_the_one_the_tests_import() -> None:
     pinned = pinned_powertools_version()
-    assert functions.POWERTOOLS_VERSION == pinned
+    assert pinned == functions.POWERTOOLS_VERSION
     assert importlib.metadata.version("aws-lambda-powertools") == pinned, (
         "the venv runs another Powertools than the functions get: reinstall requirements-dev.txt"
     )
