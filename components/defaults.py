@@ -64,10 +64,9 @@ NETWORK = {
     },
 }
 
-# Every Lambda function of every pattern. The Powertools layer version is the public layer's
-# version number (not the PyPI release); bump it together with aws-lambda-powertools in
-# requirements-dev.txt, which the tests use.
-_FUNCTIONS = {"runtime": "python3.13", "architecture": "arm64", "powertoolsLayerVersion": 27, "tracing": True}
+# Every Lambda function of every pattern. Powertools is the public layer of the release
+# lambdas/requirements.txt pins (components/functions.py), not a config value.
+_FUNCTIONS = {"runtime": "python3.13", "architecture": "arm64", "tracing": True}
 FUNCTIONS = {env: dict(_FUNCTIONS) for env in ENVIRONMENTS}
 
 # Observability: every stack gets the same alarms (an alarm that exists only in prod is never

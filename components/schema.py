@@ -392,10 +392,6 @@ class Functions(Model):
     """Lambda runtime of every function (AWS refuses deprecated runtimes)."""
     architecture: Literal["arm64", "x86_64"]
     """Architecture of every function: `arm64` (Graviton, cheaper per GB-second) or `x86_64`."""
-    powertools_layer_version: int = Field(ge=1)
-    """Version number of the public Powertools for AWS Lambda (Python) v3 layer
-    (`arn:aws:lambda:<region>:017000801446:layer:AWSLambdaPowertoolsPythonV3-<runtime>-<arch>:<version>`); bump it
-    together with `aws-lambda-powertools` in requirements-dev.txt, which the tests use."""
     tracing: bool
     """X-Ray active tracing on every function (and on the REST API stage)."""
 

@@ -32,18 +32,23 @@ BUS = "aws:cloudwatch/eventBus:EventBus"
 TOPIC = "aws:sns/topic:Topic"
 TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
 SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+PERMISSION = "aws:lambda/permission:Permission"
+INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
 ESM = "aws:lambda/eventSourceMapping:EventSourceMapping"
 FUNCTION = "aws:lambda/function:Function"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 TABLE = "aws:dynamodb/table:Table"
 
 # Merged over the dev profile: `audit` is fed by a rule and a topic, `orderProcessing` by two
-# rules, and `everyOrder` also invokes a function directly.
+# rules, `everyOrder` also invokes a function directly and the topic invokes another.
 RICH = {
     "enabled": True,
     "queues": {"audit": {"maxReceiveCount": 2}},
-    "topics": {"orderNotifications": {"queues": ["audit"], "emails": ["ops@example.com"]}},
-    "functions": {"auditor": {"code": "order_processor", "memoryMb": 128, "timeoutSeconds": 7}},
+    "topics": {"orderNotifications": {"queues": ["audit"], "emails": ["ops@example.com"], "functions": ["notifier"]}},
+    "functions": {
+        "auditor": {"code": "order_processor", "memoryMb": 128, "timeoutSeconds": 7},
+        "notifier": {"code": "order_processor", "memoryMb": 128, "timeoutSeconds": 5},
+    },
     "rules": {
         "everyOrder": {
             "eventPattern": {"source": ["aws-patterns.orders"]},
@@ -113,6 +118,12 @@ def _only(items: list[Registered], what: str) -> Registered:
 def _mine(run: Run, type_: str) -> list[Registered]:
     """Resources of `type_` inside the event-driven component (other patterns may share the stack)."""
     return run.within("aws-patterns:eventDriven:EventDriven").by_type(type_)
+
+
+def _failure_queue_of(run: Run, fn: Registered) -> Registered:
+    """The queue `fn`'s asynchronous invocations hand failed events to."""
+    (config,) = [c for c in _mine(run, INVOKE_CONFIG) if wired(c, "functionName", fn)]
+    return _only([q for q in _mine(run, QUEUE) if wired(config, "destinationConfig", q)], f"failures of {fn.name}")
 
 
 def _document(res: Registered) -> dict[str, Any]:
@@ -206,7 +217,7 @@ def test_every_target_retries_and_has_its_own_dead_letter_queue(run: Run) -> Non
 
 
 def test_a_function_target_may_be_invoked_by_its_rule_only(rich: Run) -> None:
-    (permission,) = _mine(rich, "aws:lambda/permission:Permission")
+    (permission,) = [p for p in _mine(rich, PERMISSION) if p.inputs["principal"] == "events.amazonaws.com"]
     rule = rich.one(RULE, "everyOrder")
     fn = next(f for f in _mine(rich, FUNCTION) if f.name == "auditor")
     assert permission.inputs["principal"] == "events.amazonaws.com"
@@ -311,10 +322,14 @@ def test_consumers_may_only_consume_their_queue_and_write_their_table(run: Run) 
 def test_a_function_without_queue_or_table_gets_neither(rich: Run) -> None:
     fn = next(f for f in _mine(rich, FUNCTION) if f.name == "auditor")
     policy = _role_policy_of(rich, fn)
-    assert not any(wired(policy, "policy", r) for r in [*_mine(rich, QUEUE), *_mine(rich, TABLE)])
+    failures = _failure_queue_of(rich, fn)
+    others = [q for q in _mine(rich, QUEUE) if q.urn != failures.urn]
+    assert not any(wired(policy, "policy", r) for r in [*others, *_mine(rich, TABLE)])
     if not rich.preview:
-        actions = [a for s in _document(policy)["Statement"] for a in s["Action"]]
-        assert not any(a.startswith(("sqs:", "dynamodb:")) for a in actions)
+        statements = _document(policy)["Statement"]
+        assert not any(a.startswith("dynamodb:") for s in statements for a in s["Action"])
+        sqs = [s for s in statements if any(a.startswith("sqs:") for a in s["Action"])]
+        assert sqs == [{**sqs[0], "Action": ["sqs:SendMessage"], "Resource": failures.outputs["arn"]}]
 
 
 # --- topics -------------------------------------------------------------------------------------
@@ -354,9 +369,58 @@ def test_topics_are_encrypted_with_a_key_event_bridge_may_use_for_them_only(run:
 
 def test_queue_subscriptions_use_raw_delivery_and_email_ones_do_not(rich: Run) -> None:
     subscriptions = _mine(rich, SUBSCRIPTION)
-    assert sorted(s.inputs["protocol"] for s in subscriptions) == ["email", "sqs"]
+    assert sorted(s.inputs["protocol"] for s in subscriptions) == ["email", "lambda", "sqs"]
     for subscription in subscriptions:
         assert bool(subscription.inputs.get("rawMessageDelivery")) == (subscription.inputs["protocol"] == "sqs")
+
+
+def test_a_topic_invokes_its_function_subscribers_through_a_permission_scoped_to_it(rich: Run) -> None:
+    topic = rich.one(TOPIC, "orderNotifications")
+    fn = next(f for f in _mine(rich, FUNCTION) if f.name == "notifier")
+    (subscription,) = [s for s in _mine(rich, SUBSCRIPTION) if s.inputs["protocol"] == "lambda"]
+    (permission,) = [p for p in _mine(rich, PERMISSION) if p.inputs["principal"] == "sns.amazonaws.com"]
+    assert wired(subscription, "topic", topic) and wired(subscription, "endpoint", fn)
+    assert wired(permission, "sourceArn", topic) and wired(permission, "function", fn)
+    assert permission.urn in subscription.dependencies
+    if not rich.preview:
+        assert permission.inputs["sourceArn"] == topic.outputs["arn"]
+        assert subscription.inputs["endpoint"] == fn.outputs["arn"]
+
+
+# --- GUIDE §5 item 17: nothing dropped after Lambda's asynchronous retries ------------------------
+
+
+def test_every_asynchronously_invoked_function_sends_failures_to_an_alarmed_queue_first(run: Run) -> None:
+    functions = _mine(run, FUNCTION)
+    invokers = {
+        fn.urn: [
+            *[t for t in _mine(run, TARGET) if wired(t, "arn", fn)],
+            *[s for s in _mine(run, SUBSCRIPTION) if wired(s, "endpoint", fn)],
+        ]
+        for fn in functions
+    }
+    configs = _mine(run, INVOKE_CONFIG)
+    for fn in functions:
+        mine = [c for c in configs if wired(c, "functionName", fn)]
+        if not invokers[fn.urn]:
+            assert mine == [], f"{fn.name} is only polled from its queue"
+            continue
+        (config,) = mine
+        failures = _failure_queue_of(run, fn)
+        assert failures.inputs["sqsManagedSseEnabled"] is True
+        for invoker in invokers[fn.urn]:
+            assert config.urn in invoker.dependencies, f"{invoker.name} may invoke {fn.name} before failures are kept"
+
+
+@pytest.mark.parametrize("preview", [True, False], ids=["preview", "up"])
+def test_the_stack_alarms_on_every_function_failure_queue(preview: bool) -> None:
+    run = run_with("dev", {"eventDriven": RICH}, preview=preview)
+    queues = [_failure_queue_of(run, f) for f in _mine(run, FUNCTION) if f.name in ("auditor", "notifier")]
+    assert len(queues) == 2
+    for queue in queues:
+        (alarm,) = [a for a in run.by_type("aws:cloudwatch/metricAlarm:MetricAlarm") if wired(a, "dimensions", queue)]
+        assert alarm.inputs["metricName"] == "ApproximateNumberOfMessagesVisible"
+        assert alarm.inputs["threshold"] == 0, "one failed event is worth a look"
 
 
 # --- stateful resources, archive, outputs -------------------------------------------------------

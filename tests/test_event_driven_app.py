@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,10 +25,13 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from moto import mock_aws
 
 from components.config import validate
 from components.event_driven import EventDriven, EventDrivenArgs
+from components.event_driven.config import EventRetryPolicy
 from components.microservices import MicroservicesArgs
 from tools.offline import ROOT, Run, run_program, wired
 
@@ -47,6 +51,8 @@ class Deployed:
     batch_size: int
     table_key: str
     ttl_attribute: str
+    queue_retention: int
+    dead_letter_retention: int
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +70,7 @@ def deployed() -> Deployed:
     ]
     assert fed, "the orderCreated rule must deliver to the consumed queue"
     (table,) = run.by_type("aws:dynamodb/table:Table")
+    (dlq,) = [q for q in run.by_type("aws:sqs/queue:Queue") if wired(queue, "redrivePolicy", q)]
     return Deployed(
         event_pattern=rule.inputs["eventPattern"],
         # Registered numbers come back from the engine as floats.
@@ -72,6 +79,8 @@ def deployed() -> Deployed:
         batch_size=int(esm.inputs["batchSize"]),
         table_key=table.inputs["hashKey"],
         ttl_attribute=table.inputs["ttl"]["attributeName"],
+        queue_retention=int(queue.inputs["messageRetentionSeconds"]),
+        dead_letter_retention=int(dlq.inputs["messageRetentionSeconds"]),
     )
 
 
@@ -258,15 +267,19 @@ def _sqs_event(bodies: list[str]) -> dict[str, Any]:
 
 
 class CountingPuts:
-    """Wraps the processor table's put_item to count the order writes it attempts."""
+    """Wraps the processor's DynamoDB put_item to count the order writes it attempts (the
+    idempotency records share the client and the table, under keys of their own)."""
 
     def __init__(self, module: ModuleType, monkeypatch: pytest.MonkeyPatch, fail_first: int = 0) -> None:
-        self.real = module.table.put_item
+        client = module.dynamodb()
+        self.real = client.put_item
         self.order_puts = 0
         self.fail_first = fail_first
-        monkeypatch.setattr(module.table, "put_item", self)
+        monkeypatch.setattr(client, "put_item", self)
 
     def __call__(self, **kwargs: Any) -> Any:
+        if not kwargs["Item"]["pk"]["S"].startswith("ORDER#"):
+            return self.real(**kwargs)
         self.order_puts += 1
         if self.fail_first:
             self.fail_first -= 1
@@ -351,6 +364,77 @@ def test_idempotency_records_share_the_table_without_looking_like_orders(process
     records = [i for i in items if not i["pk"].startswith("ORDER#")]
     assert len(records) == 1 and records[0]["status"] == "COMPLETED"
     assert "expiration" in records[0], "idempotency records expire through the table's TTL"
+
+
+def test_idempotency_records_live_as_long_as_a_duplicate_can_arrive(processor: ModuleType, deployed: Deployed) -> None:
+    # The latest a copy of an event can reach the processor: EventBridge retries a target for
+    # up to maximumEventAgeSeconds (at most this), the copy waits out the queue's retention,
+    # then the dead-letter queue's (counted from its first enqueue), and after a redrive the
+    # queue's retention again.
+    (longest_retry,) = [
+        m.le for m in EventRetryPolicy.model_fields["maximum_event_age_seconds"].metadata if hasattr(m, "le")
+    ]
+    window = longest_retry + deployed.queue_retention + deployed.dead_letter_retention + deployed.queue_retention
+    assert window <= processor.IDEMPOTENCY_SECONDS
+    started = int(time.time())
+    processor.handler(_sqs_event([json.dumps(_event(_detail("o-late")))]), Context())
+    items = boto3.resource("dynamodb").Table(PROCESSOR_TABLE).scan()["Items"]
+    (record,) = [i for i in items if not i["pk"].startswith("ORDER#")]
+    assert int(record["expiration"]) - started >= window, "the stored record expires after the window"
+
+
+values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=200),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+details = st.fixed_dictionaries(
+    {},
+    optional={
+        "orderId": st.text(max_size=300) | st.uuids().map(str),
+        "userId": values,
+        "items": st.lists(
+            st.fixed_dictionaries({}, optional={"sku": values, "quantity": values, "unitPrice": values}), max_size=2
+        ),
+        "total": values,
+        "status": values,
+        "createdAt": values,
+    },
+)
+bodies = st.one_of(
+    st.text(max_size=100),
+    values.map(json.dumps),
+    details.map(lambda d: json.dumps(_event({**_detail(), **d}))),
+    st.builds(lambda d, t: json.dumps(_event(d, detail_type=t)), details, st.sampled_from(["OrderCreated", "Other"])),
+)
+
+
+def test_any_message_is_recorded_or_reported_never_both_never_lost(processor: ModuleType) -> None:
+    table = boto3.resource("dynamodb").Table(PROCESSOR_TABLE)
+
+    def recorded(order_id: Any) -> bool:
+        if not isinstance(order_id, str) or not 0 < len(f"ORDER#{order_id}".encode("utf-8", "surrogatepass")) <= 2048:
+            return False
+        return "Item" in table.get_item(Key={"pk": f"ORDER#{order_id}"})
+
+    @settings(max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(body=bodies)
+    def check(body: str) -> None:
+        anchor = f"anchor-{uuid.uuid4()}"
+        try:
+            order_id = json.loads(body)["detail"]["orderId"]
+        except (ValueError, TypeError, KeyError):
+            order_id = None
+        existed = recorded(order_id)
+        result = processor.handler(_sqs_event([json.dumps(_event(_detail(anchor))), body]), Context())
+        failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+        assert "m0" not in failed and recorded(anchor), "a bad neighbour does not fail a good message"
+        if "m1" in failed:
+            assert recorded(order_id) == existed, "a message reported failed wrote no order"
+        else:
+            assert recorded(order_id), "an accepted message is recorded"
+
+    check()
 
 
 # --- end to end: orders API -> bus -> rule -> queue -> processor -----------------------------------

@@ -70,6 +70,16 @@ def test_a_stack_removes_a_profile_entry_with_null_and_adds_its_own() -> None:
             ["function 'ghost'"],
         ),
         (
+            {"topics": {"orderNotifications": {"functions": ["ghost"]}}},
+            "topics.orderNotifications.functions",
+            ["['ghost']", "eventDriven.functions"],
+        ),
+        (
+            {"topics": {"orderNotifications": {"functions": ["orderProcessor", "orderProcessor"]}}},
+            "topics.orderNotifications.functions",
+            ["twice"],
+        ),
+        (
             {"rules": {"orderCreated": {"targets": [{"queue": "orderProcessing", "topic": "orderNotifications"}]}}},
             "rules.orderCreated.targets[0]",
             ["exactly one"],

@@ -324,7 +324,11 @@ def test_stage_follows_the_profile(stack_run: Run) -> None:
     assert values["throttlingRateLimit"] == block.throttling.rate_limit
     assert values["throttlingBurstLimit"] == block.throttling.burst_limit
     assert values["loggingLevel"] == block.execution_log_level
+    assert values["metricsEnabled"] == block.metrics_enabled
     assert values["dataTraceEnabled"] is False, "full bodies in logs leak personal data"
+    managed = stack_run.by_type(ACCOUNT)
+    assert len(managed) == (block.api_gateway_account_logging == "manage")
+    assert ("accessLogSettings" in stage.inputs) == (block.api_gateway_account_logging != "off")
     assert {m.inputs["authorization"] for m in stack_run.by_type(METHOD)} == {block.authorization}
     for table in stack_run.by_type(TABLE):
         if _service_of(stack_run, table) is None:
@@ -494,6 +498,7 @@ def test_shipped_stacks_build_both_services(stack_run: Run) -> None:
         ({"services": {"users": {"reservedConcurrency": 0}}}, "microservices.services.users.reservedConcurrency"),
         ({"services": {"users": {"tableActions": ["DeleteTable"]}}}, "microservices.services.users.tableActions[0]"),
         ({"apiGatewayAccountLogging": True}, "microservices.apiGatewayAccountLogging"),
+        ({"metricsEnabled": "yes"}, "microservices.metricsEnabled"),
     ],
     ids=[
         "execution-logs-without-role",
@@ -508,6 +513,7 @@ def test_shipped_stacks_build_both_services(stack_run: Run) -> None:
         "zero-concurrency",
         "not-an-item-action",
         "logging-not-a-choice",
+        "metrics-not-a-boolean",
     ],
 )
 def test_config_mistakes_name_the_key(overrides: dict[str, Any], key: str) -> None:
@@ -529,3 +535,53 @@ def test_disabled_block_builds_nothing() -> None:
     run = run_with("dev", {"microservices": {"enabled": False}}, preview=True)
     assert run.by_type(MICROSERVICES) == []
     assert "microservices" not in run.outputs
+
+
+# --- what prod needs to be investigated and defended (issue 12 points 4 and 5) ----------------
+
+
+def test_prod_profile_logs_access_and_errors_and_publishes_method_metrics() -> None:
+    block = _config(environment="prod").microservices
+    assert block.api_gateway_account_logging == "manage", "prod owns the account's logging role"
+    assert block.execution_log_level == "ERROR"
+    assert block.metrics_enabled is True
+    for environment in ("dev", "staging"):
+        other = _config(environment=environment).microservices
+        assert other.api_gateway_account_logging == "off" and other.metrics_enabled is False, environment
+
+
+def _run_with_web_acl(preview: bool) -> Run:
+    cfg = _config()
+
+    def program() -> None:
+        acl = aws.wafv2.WebAcl(
+            "edge",
+            scope="REGIONAL",
+            default_action=aws.wafv2.WebAclDefaultActionArgs(allow={}),
+            visibility_config=aws.wafv2.WebAclVisibilityConfigArgs(
+                cloudwatch_metrics_enabled=True, metric_name="edge", sampled_requests_enabled=True
+            ),
+        )
+        Microservices("microservices", MicroservicesArgs.from_config(cfg, web_acl_arn=acl.arn))
+
+    return run_program("dev", preview, program=program)
+
+
+@pytest.mark.parametrize("preview", [True, False], ids=["preview", "up"])
+def test_the_stacks_web_acl_filters_the_stage(preview: bool) -> None:
+    run = _run_with_web_acl(preview)
+    (acl,) = run.by_type("aws:wafv2/webAcl:WebAcl")
+    (stage,) = run.by_type(STAGE)
+    (association,) = run.by_type("aws:wafv2/webAclAssociation:WebAclAssociation")
+    assert wired(association, "resourceArn", stage) and wired(association, "webAclArn", acl)
+    assert _service_of(run, association) is None, "one association for the API's stage"
+    if not preview:
+        (api,) = run.by_type(REST_API)
+        # WAF takes the stage's ARN, which names the API and the stage (not the execute-api ARN).
+        assert association.inputs["resourceArn"] == stage.outputs["arn"]
+        assert stage.outputs["arn"] == f"arn:aws:apigateway:us-east-1::/restapis/{api.id}/stages/v1"
+        assert association.inputs["webAclArn"] == acl.outputs["arn"]
+
+
+def test_no_association_without_a_web_acl(run: Run) -> None:
+    assert run.by_type("aws:wafv2/webAclAssociation:WebAclAssociation") == []

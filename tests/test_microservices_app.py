@@ -2,6 +2,9 @@
 
 Bad input, duplicates, idempotent retries, pagination and injected faults (throttling, a failing
 event bus), not only the happy path. Every response must be JSON with a message or a resource.
+Property tests drive both handlers with generated requests: no client input reaches a 5xx, and
+a 4xx writes nothing. moto accepts key values DynamoDB refuses (over its size limits in reads),
+so the handlers' clients are given DynamoDB's own check.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from moto import mock_aws
 
 from components.config import validate
@@ -200,18 +205,18 @@ def test_user_create_get_delete(users: Api) -> None:
 
 def test_duplicate_email_is_a_conflict_and_writes_nothing(users: Api) -> None:
     assert users("POST", "/users", {"name": "Ada", "email": "ada@example.com"}).status == 201
-    before = _items(users.module.table.name)
+    before = _items(users.module.TABLE_NAME)
     again = users("POST", "/users", {"name": "Other Ada", "email": "ADA@example.com"})
     assert again.status == 409
     assert "ada@example.com" in again.body["message"]
-    assert _items(users.module.table.name) == before
+    assert _items(users.module.TABLE_NAME) == before
 
 
 def test_deleting_a_user_frees_the_email(users: Api) -> None:
     first = users("POST", "/users", {"name": "Ada", "email": "ada@example.com"}).body
     users("DELETE", f"/users/{first['id']}")
     assert users("POST", "/users", {"name": "Ada again", "email": "ada@example.com"}).status == 201
-    assert len(_items(users.module.table.name)) == 2  # the new user and its email marker
+    assert len(_items(users.module.TABLE_NAME)) == 2  # the new user and its email marker
 
 
 def test_users_list_pages_through_every_user_once(users: Api) -> None:
@@ -251,7 +256,7 @@ def test_email_marker_is_not_a_user(users: Api) -> None:
     [
         ({"method": "POST", "path": "/users", "raw": "{not json"}, 400),
         ({"method": "POST", "path": "/users", "raw": ""}, 400),
-        ({"method": "POST", "path": "/users", "raw": "[]"}, 422),
+        ({"method": "POST", "path": "/users", "raw": "[]"}, 400),
         ({"method": "POST", "path": "/users", "body": {"name": 5, "email": "a@b.co"}}, 422),
         ({"method": "POST", "path": "/users", "body": {"name": "Ada"}}, 422),
         ({"method": "POST", "path": "/users", "body": {"name": "Ada", "email": "a@b.co", "admin": True}}, 422),
@@ -291,7 +296,7 @@ def test_users_bad_requests_get_4xx_json(users: Api, request_args: dict[str, Any
     args = dict(request_args)
     reply = users(args.pop("method"), args.pop("path"), args.pop("body", None), **args)
     assert reply.status == status
-    assert _items(users.module.table.name) == []
+    assert _items(users.module.TABLE_NAME) == []
     if status == 422:
         assert reply.body["errors"], "validation errors name the fields"
 
@@ -303,21 +308,21 @@ def test_users_base64_body_is_decoded(users: Api) -> None:
 
 def test_throttled_user_create_is_503_and_writes_nothing(users: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     reasons = {"CancellationReasons": [{"Code": "ThrottlingError"}, {"Code": "None"}]}
-    client = users.module.table.meta.client
+    client = users.module.dynamodb()
     monkeypatch.setattr(client, "transact_write_items", _throttle("TransactionCanceledException", **reasons))
     reply = users("POST", "/users", {"name": "Ada", "email": "ada@example.com"})
     assert reply.status == 503
     assert reply.headers["Retry-After"] == "1"
-    assert _items(users.module.table.name) == []
+    assert _items(users.module.TABLE_NAME) == []
 
 
 def test_throttled_user_read_is_503(users: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(users.module.table, "get_item", _throttle())
-    assert users("GET", "/users/abc").status == 503
+    monkeypatch.setattr(users.module.dynamodb(), "get_item", _throttle())
+    assert users("GET", f"/users/{uuid.uuid4()}").status == 503
 
 
 def test_unexpected_failure_is_a_500_json_not_a_crash(users: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(users.module.table, "scan", _throttle("AccessDeniedException"))
+    monkeypatch.setattr(users.module.dynamodb(), "scan", _throttle("AccessDeniedException"))
     reply = users("GET", "/users")
     assert reply.status == 500
     assert "AccessDenied" not in reply.body["message"], "internals stay in the logs"
@@ -430,7 +435,7 @@ def test_failed_publish_keeps_the_order_and_a_retry_publishes_it_once(
 ) -> None:
     key = {"Idempotency-Key": "checkout-7"}
     with monkeypatch.context() as broken:
-        broken.setattr(orders.api.module.events, "put_events", _throttle("InternalException"))
+        broken.setattr(orders.api.module.events(), "put_events", _throttle("InternalException"))
         first = orders.api("POST", "/orders", ORDER, headers=key)
     assert first.status == 201, "the order was saved; the caller learns the event is pending"
     assert first.body["eventStatus"] == "PENDING"
@@ -450,7 +455,7 @@ def test_failed_publish_keeps_the_order_and_a_retry_publishes_it_once(
 
 def test_rejected_event_entry_counts_as_a_failure(orders: Orders, monkeypatch: pytest.MonkeyPatch) -> None:
     rejected = {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}]}
-    monkeypatch.setattr(orders.api.module.events, "put_events", lambda **_: rejected)
+    monkeypatch.setattr(orders.api.module.events(), "put_events", lambda **_: rejected)
     reply = orders.api("POST", "/orders", ORDER)
     assert reply.status == 201 and reply.body["eventStatus"] == "PENDING"
 
@@ -460,7 +465,7 @@ def test_a_retry_does_not_publish_while_another_attempt_holds_the_lease(
 ) -> None:
     key = {"Idempotency-Key": "checkout-9"}
     with monkeypatch.context() as broken:
-        broken.setattr(orders.api.module.events, "put_events", _throttle("InternalException"))
+        broken.setattr(orders.api.module.events(), "put_events", _throttle("InternalException"))
         order_id = orders.api("POST", "/orders", ORDER, headers=key).body["orderId"]
     # Another invocation has just taken the lease and is publishing.
     boto3.resource("dynamodb").Table(orders.table).update_item(
@@ -474,7 +479,7 @@ def test_a_retry_does_not_publish_while_another_attempt_holds_the_lease(
 
 
 def test_without_a_bus_orders_publish_nothing(orders_without_bus: Orders) -> None:
-    assert orders_without_bus.api.module.events is None
+    assert orders_without_bus.api.module.EVENT_BUS_NAME is None
     reply = orders_without_bus.api("POST", "/orders", ORDER)
     assert reply.status == 201
     assert "eventStatus" not in reply.body
@@ -508,7 +513,7 @@ def test_a_page_token_is_bound_to_its_user(orders: Orders) -> None:
     ("request_args", "status"),
     [
         ({"method": "POST", "path": "/orders", "raw": "{"}, 400),
-        ({"method": "POST", "path": "/orders", "raw": "null"}, 422),
+        ({"method": "POST", "path": "/orders", "raw": "null"}, 400),
         ({"method": "POST", "path": "/orders", "body": {"items": ORDER["items"]}}, 422),
         ({"method": "POST", "path": "/orders", "body": {**ORDER, "items": []}}, 422),
         (
@@ -596,7 +601,7 @@ def test_orders_bad_requests_get_4xx_json(orders: Orders, request_args: dict[str
 
 def test_throttled_order_write_is_503_and_publishes_nothing(orders: Orders, monkeypatch: pytest.MonkeyPatch) -> None:
     with monkeypatch.context() as throttled:
-        throttled.setattr(orders.api.module.table, "put_item", _throttle("ThrottlingException"))
+        throttled.setattr(orders.api.module.dynamodb(), "put_item", _throttle("ThrottlingException"))
         reply = orders.api("POST", "/orders", ORDER, headers={"Idempotency-Key": "k"})
     assert reply.status == 503
     assert _items(orders.table) == []
@@ -605,5 +610,153 @@ def test_throttled_order_write_is_503_and_publishes_nothing(orders: Orders, monk
 
 
 def test_throttled_order_query_is_503(orders: Orders, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(orders.api.module.table, "query", _throttle("RequestLimitExceeded"))
+    monkeypatch.setattr(orders.api.module.dynamodb(), "query", _throttle("RequestLimitExceeded"))
     assert orders.api("GET", "/orders", query={"userId": "u1"}).status == 503
+
+
+# --- every client mistake is a 4xx that writes nothing (issue 13 point 6) -----------------------
+
+KEY_LIMITS = {"Key": 2048, "ExclusiveStartKey": 2048}
+
+
+def _refuse_what_dynamodb_refuses(client: Any) -> None:
+    """Raise DynamoDB's ValidationException for key values it refuses (moto lets reads through)."""
+
+    def check(params: dict[str, Any], **_: Any) -> None:
+        values = [v for where in KEY_LIMITS for v in (params.get(where) or {}).values()]
+        if "KeyConditionExpression" in params:
+            values += list((params.get("ExpressionAttributeValues") or {}).values())
+        for value in values:
+            text = value.get("S")
+            if text is not None and not 1 <= len(text.encode("utf-8", "surrogatepass")) <= 2048:
+                raise ClientError(
+                    {"Error": {"Code": "ValidationException", "Message": "key value size out of range"}},
+                    "dynamodb",
+                )
+
+    client.meta.events.register("before-parameter-build.dynamodb.*", check)
+
+
+PROPERTIES = settings(
+    max_examples=100,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=10,
+)
+# Right kinds, wrong kinds, numbers written as strings, and strings DynamoDB would refuse as keys.
+field_values = st.one_of(
+    json_values,
+    st.sampled_from(["u1", "book-1", "2", "9.99", "1e3", "ada@example.com", "", " "]),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.decimals(allow_nan=False, allow_infinity=False).map(float),
+    st.text(max_size=3000),
+)
+line_items = st.fixed_dictionaries(
+    {}, optional={"sku": field_values, "quantity": field_values, "unitPrice": field_values}
+)
+bodies = st.one_of(
+    st.none(),
+    st.text(max_size=100),
+    json_values.map(json.dumps),
+    st.fixed_dictionaries({}, optional={"name": field_values, "email": field_values, "x": field_values}).map(
+        json.dumps
+    ),
+    st.fixed_dictionaries(
+        {}, optional={"userId": field_values, "items": st.lists(line_items, max_size=3) | field_values}
+    ).map(json.dumps),
+)
+segments = st.one_of(st.uuids().map(str), st.text(max_size=3000), st.just("email%23ada@example.com"))
+paths = st.one_of(
+    st.sampled_from(["/users", "/orders", "/users/", "/nowhere"]),
+    segments.map(lambda t: f"/users/{t}"),
+    segments.map(lambda t: f"/orders/{t}"),
+)
+queries = st.one_of(
+    st.none(),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "limit": st.sampled_from(["1", "100", "101", "0", "-1", "²", "0" * 5000]) | st.text(max_size=10),
+            "nextToken": st.text(max_size=2000)
+            | st.dictionaries(st.sampled_from(["id", "orderId", "userId", "createdAt"]), field_values).map(
+                lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).decode()
+            ),
+            "userId": st.sampled_from(["u1"]) | st.text(max_size=3000),
+        },
+    ),
+)
+headers = st.one_of(st.none(), st.fixed_dictionaries({"Idempotency-Key": st.text(max_size=200)}))
+
+
+def _examples(check: Any) -> Any:
+    """Requests that once reached a 5xx, kept as regressions."""
+    for kwargs in (
+        {"method": "GET", "path": "/users/" + "a" * 3000},
+        {"method": "GET", "path": "/orders/" + "a" * 3000},
+        {"method": "GET", "path": "/orders", "query": {"userId": "u" * 3000}},
+        {"method": "GET", "path": "/users", "query": {"limit": "²"}},
+        {"method": "POST", "path": "/users", "body": '{"name": "\\ud800", "email": "a@b.co"}'},
+        {"method": "POST", "path": "/orders", "body": "[" * 5000},
+    ):
+        check = example(**{"body": None, "query": None, "header": None, **kwargs})(check)
+    return check
+
+
+@pytest.mark.parametrize("service", ["users", "orders"])
+def test_no_request_reaches_a_5xx_and_a_4xx_writes_nothing(request: pytest.FixtureRequest, service: str) -> None:
+    fixture = request.getfixturevalue(service)
+    api: Api = fixture if service == "users" else fixture.api
+    table = api.module.TABLE_NAME
+    _refuse_what_dynamodb_refuses(api.module.dynamodb())
+
+    @PROPERTIES
+    @given(
+        method=st.sampled_from(["GET", "POST", "DELETE", "PUT"]), path=paths, body=bodies, query=queries, header=headers
+    )
+    @_examples
+    def check(
+        method: str, path: str, body: str | None, query: dict[str, str] | None, header: dict[str, str] | None
+    ) -> None:
+        before = _items(table)
+        reply = api(method, path, raw=body, query=query, headers=header)
+        assert reply.status < 500, reply.body
+        if reply.status >= 400:
+            assert _items(table) == before, f"a {reply.status} wrote something"
+            if service == "orders":
+                assert fixture.events() == [], f"a {reply.status} published an event"
+
+    check()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("quantity", "2"), ("unitPrice", "9.99"), ("unitPrice", "10"), ("quantity", True), ("unitPrice", False)],
+)
+def test_a_string_where_a_number_goes_is_422_prices_included(orders: Orders, field: str, value: Any) -> None:
+    line = {"sku": "book-1", "quantity": 2, "unitPrice": 9.99, field: value}
+    reply = orders.api("POST", "/orders", {"userId": "u1", "items": [line]})
+    assert reply.status == 422
+    assert [e["field"] for e in reply.body["errors"]] == [f"items.0.{field}"]
+    assert _items(orders.table) == [] and orders.events() == []
+    if field == "unitPrice":
+        assert reply.body["errors"][0]["message"] == "Value error, must be a finite JSON number"
+
+
+def test_a_whole_number_is_a_price(orders: Orders) -> None:
+    line = {"sku": "book-1", "quantity": 2, "unitPrice": 10}
+    reply = orders.api("POST", "/orders", {"userId": "u1", "items": [line]})
+    assert reply.status == 201 and reply.body["total"] == 20
+
+
+def test_prices_are_exact_decimals_not_floats(orders: Orders) -> None:
+    line = {"sku": "book-1", "quantity": 3, "unitPrice": 0.1}
+    assert orders.api("POST", "/orders", {"userId": "u1", "items": [line]}).body["total"] == 0.3
+    # As a float this price is 10.0 and would pass; as written it has 18 decimal places.
+    raw = '{"userId": "u1", "items": [{"sku": "book-1", "quantity": 1, "unitPrice": 9.999999999999999999}]}'
+    assert orders.api("POST", "/orders", raw=raw).status == 422
+    assert len(_items(orders.table)) == 1

@@ -128,9 +128,12 @@ def _dependency(run: Run, res: Registered, prop: str, type_: str) -> Registered:
 
 
 def _dead_letter_queues(run: Run) -> set[str]:
-    """Queues some queue's redrive policy or some EventBridge target sends failures to."""
+    """Queues some queue's redrive policy, some EventBridge target or some function's
+    asynchronous invocations send failures to."""
     dlqs = {u for q in run.by_type(QUEUE) for u in q.property_dependencies.get("redrivePolicy", [])}
     dlqs |= {u for t in run.by_type(TARGET) for u in t.property_dependencies.get("deadLetterConfig", [])}
+    configs = run.by_type("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
+    dlqs |= {u for c in configs for u in c.property_dependencies.get("destinationConfig", [])}
     return dlqs
 
 

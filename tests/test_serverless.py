@@ -6,12 +6,14 @@ import json
 import re
 from typing import Any
 
+import pulumi_aws as aws
 import pytest
 
 from components.config import ConfigError, StackConfig, validate
 from components.defaults import deep_merge
+from components.identity import JwtSettings
 from components.serverless import Serverless, ServerlessArgs
-from components.serverless.component import ROUTES
+from components.serverless.component import JWT_IDENTITY_SOURCE, ROUTES
 from tests.conftest import run_with, skip_unless_enabled
 from tools.offline import ACCOUNT, UNKNOWN, Registered, Run, run_program, stack_config, wired
 
@@ -27,6 +29,32 @@ def _cfg(environment: str = "dev", **serverless: Any) -> StackConfig:
 
 def _run(cfg: StackConfig, preview: bool) -> Run:
     return run_program("dev", preview, program=lambda: Serverless("serverless", ServerlessArgs.from_config(cfg)))
+
+
+COGNITO = "https://cognito-idp.us-east-1.amazonaws.com"
+
+
+def _run_with_stack_pieces(preview: bool) -> Run:
+    """The pattern given what the stack builds for it: an identity provider and a log bucket."""
+
+    def program() -> None:
+        pool = aws.cognito.UserPool("pool")
+        client = aws.cognito.UserPoolClient("client", user_pool_id=pool.id)
+        jwt = JwtSettings(
+            issuer=pool.id.apply(lambda i: f"{COGNITO}/{i}"),
+            audience=[client.id],
+            jwks_uri=pool.id.apply(lambda i: f"{COGNITO}/{i}/.well-known/jwks.json"),
+        )
+        logs = aws.s3.Bucket("access-logs")
+        args = ServerlessArgs.from_config(_cfg("prod"), jwt=jwt, access_logs_bucket=logs)
+        Serverless("serverless", args)
+
+    return run_program("prod", preview, program=program)
+
+
+@pytest.fixture(params=[True, False], ids=["preview", "up"])
+def guarded(request: pytest.FixtureRequest) -> Run:
+    return _run_with_stack_pieces(request.param)
 
 
 @pytest.fixture(params=[True, False], ids=["preview", "up"])
@@ -119,10 +147,11 @@ def test_cors_allows_exactly_the_configured_origins(run: Run) -> None:
     cors = _only(run, "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration")
     (rule,) = cors.inputs["corsRules"]
     assert rule["allowedOrigins"] == ORIGINS
-    assert sorted(rule["allowedMethods"]) == ["GET", "PUT"]
+    assert sorted(rule["allowedMethods"]) == ["GET", "POST"], "the upload form is a POST, the download a GET"
     api = _only(run, "aws:apigatewayv2/api:Api")
     assert api.inputs["corsConfiguration"]["allowOrigins"] == ORIGINS
     assert sorted(api.inputs["corsConfiguration"]["allowMethods"]) == sorted({m for m, _ in ROUTES})
+    assert "authorization" in api.inputs["corsConfiguration"]["allowHeaders"], "the bearer token's header"
 
 
 def test_no_cors_without_origins() -> None:
@@ -272,18 +301,34 @@ def test_roles_are_least_privilege(run: Run) -> None:
         assert wired(policy, "policy", table) and wired(policy, "policy", bucket)
     if run.preview:
         return
-    uploads = f"{bucket.outputs['arn']}/{_cfg().serverless.upload_prefix}*"
+    prefix = _cfg().serverless.upload_prefix
+    uploads = f"{bucket.outputs['arn']}/{prefix}*"
     intake, processor = _statements(run, "intake"), _statements(run, "processor")
     assert set(intake) == {"OwnLogGroup", "XRay", "Records", "PresignUnderPrefix"}
     assert intake["Records"]["Action"] == ["dynamodb:PutItem", "dynamodb:GetItem"]
     assert intake["Records"]["Resource"] == table.outputs["arn"]
     assert sorted(intake["PresignUnderPrefix"]["Action"]) == ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]
     assert intake["PresignUnderPrefix"]["Resource"] == uploads
-    assert set(processor) == {"OwnLogGroup", "XRay", "Records", "ReadUploads"}
+    assert set(processor) == {
+        "OwnLogGroup",
+        "XRay",
+        "Records",
+        "ReadUploads",
+        "DeleteRejectedUploads",
+        "TellMissingFromForbidden",
+        "OnFailureDestination",
+    }
     assert processor["Records"]["Action"] == ["dynamodb:GetItem", "dynamodb:UpdateItem"]
     assert processor["Records"]["Resource"] == table.outputs["arn"]
     assert processor["ReadUploads"]["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
     assert processor["ReadUploads"]["Resource"] == uploads
+    # It deletes what it rejects, and only under the upload prefix.
+    assert processor["DeleteRejectedUploads"]["Action"] == ["s3:DeleteObject", "s3:DeleteObjectVersion"]
+    assert processor["DeleteRejectedUploads"]["Resource"] == uploads
+    # Listing (what turns S3's 403 for a missing object into a 404) is limited to the prefix too.
+    listing = processor["TellMissingFromForbidden"]
+    assert listing["Action"] == ["s3:ListBucket"] and listing["Resource"] == bucket.outputs["arn"]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": [f"{prefix}*"]}}
     for statement in [*intake.values(), *processor.values()]:
         assert statement["Effect"] == "Allow"
         assert not any(a.endswith(":*") for a in statement["Action"]), "no service-wide actions"
@@ -348,3 +393,77 @@ def test_bad_config_is_refused_naming_the_key(override: dict[str, Any], key: str
     with pytest.raises(ConfigError, match=re.escape(f"aws-patterns:{key}: ")):
         run_program("dev", preview=True, config=config, monitors=monitors)
     assert [req.type for req, _ in monitors[0].requests if req.type != "pulumi:pulumi:Stack"] == []
+
+
+# --- asynchronous invocation: S3 -> processor (issue 13 point 4) -------------------------------
+
+
+def test_the_processor_hands_failed_events_to_an_alarmed_queue_before_s3_sends_any(run: Run) -> None:
+    processor = _function(run, "processor")
+    (config,) = run.by_type("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
+    (queue,) = run.by_type("aws:sqs/queue:Queue")
+    assert wired(config, "functionName", processor) and wired(config, "destinationConfig", queue)
+    assert queue.inputs["sqsManagedSseEnabled"] is True
+    notification = _only(run, "aws:s3/bucketNotification:BucketNotification")
+    assert config.urn in notification.dependencies, "no event before failures have somewhere to go"
+    intake = _function(run, "intake")
+    assert not [
+        c
+        for c in run.by_type("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
+        if wired(c, "functionName", intake)
+    ], "the intake function is invoked synchronously"
+
+
+def test_every_stack_alarms_on_the_processors_failures(stack_run: Run) -> None:
+    (component,) = stack_run.by_type("aws-patterns:serverless:Serverless")
+    inside = stack_run.within("aws-patterns:serverless:Serverless")
+    (queue,) = inside.by_type("aws:sqs/queue:Queue")
+    alarms = [a for a in stack_run.by_type("aws:cloudwatch/metricAlarm:MetricAlarm") if wired(a, "dimensions", queue)]
+    assert [a.inputs["metricName"] for a in alarms] == ["ApproximateNumberOfMessagesVisible"], component.name
+    assert alarms[0].inputs["threshold"] == 0 and alarms[0].inputs["comparisonOperator"] == "GreaterThanThreshold"
+
+
+# --- who may call, and what is logged (issue 12 points 2 and 5) --------------------------------
+
+
+def test_without_an_identity_provider_the_api_is_open(run: Run) -> None:
+    assert run.by_type("aws:apigatewayv2/authorizer:Authorizer") == []
+    for route in run.by_type("aws:apigatewayv2/route:Route"):
+        assert route.inputs["authorizationType"] == "NONE", "open, as the dev profile documents"
+        assert "authorizerId" not in route.inputs
+    env = _function(run, "intake").inputs["environment"]["variables"]
+    assert env["REQUIRE_AUTHENTICATED_CALLER"] == "false"
+    assert run.by_type("aws:s3/bucketLogging:BucketLogging") == []
+
+
+def test_every_route_needs_a_token_of_the_stacks_issuer(guarded: Run) -> None:
+    api = _only(guarded, "aws:apigatewayv2/api:Api")
+    (authorizer,) = guarded.by_type("aws:apigatewayv2/authorizer:Authorizer")
+    pool = _only(guarded, "aws:cognito/userPool:UserPool")
+    client = _only(guarded, "aws:cognito/userPoolClient:UserPoolClient")
+    assert authorizer.inputs["authorizerType"] == "JWT"
+    assert authorizer.inputs["identitySources"] == [JWT_IDENTITY_SOURCE]
+    assert wired(authorizer, "apiId", api)
+    assert wired(authorizer, "jwtConfiguration", pool) and wired(authorizer, "jwtConfiguration", client)
+    routes = guarded.by_type("aws:apigatewayv2/route:Route")
+    assert sorted(r.inputs["routeKey"] for r in routes) == sorted(f"{m} {p}" for m, p in ROUTES)
+    for route in routes:
+        assert route.inputs["authorizationType"] == "JWT", route.inputs["routeKey"]
+        assert wired(route, "authorizerId", authorizer)
+    env = _function(guarded, "intake").inputs["environment"]["variables"]
+    assert env["REQUIRE_AUTHENTICATED_CALLER"] == "true", "the function refuses a request without a caller too"
+    if not guarded.preview:
+        jwt = authorizer.inputs["jwtConfiguration"]
+        assert jwt == {"issuer": f"{COGNITO}/{pool.id}", "audiences": [client.id]}
+        assert all(r.inputs["authorizerId"] == authorizer.id for r in routes)
+
+
+def test_the_upload_bucket_logs_every_request_to_the_stacks_log_bucket(guarded: Run) -> None:
+    bucket = guarded.one(BUCKET, "serverless-uploads")
+    logs = guarded.one(BUCKET, "access-logs")
+    (logging,) = guarded.by_type("aws:s3/bucketLogging:BucketLogging")
+    assert wired(logging, "bucket", bucket) and wired(logging, "targetBucket", logs)
+    assert logging.inputs["targetPrefix"] == "serverless/uploads/"
+    assert "targetGrants" not in logging.inputs, "ACLs stay disabled"
+    if not guarded.preview:
+        assert logging.inputs["targetBucket"] == logs.id

@@ -227,6 +227,7 @@ FREE = frozenset(
         "aws:kms/keyPolicy:KeyPolicy",
         "aws:kms/alias:Alias",
         "aws:lambda/permission:Permission",
+        "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
         "aws:apigateway/account:Account",
         "aws:apigateway/resource:Resource",
         "aws:apigateway/method:Method",
@@ -236,6 +237,8 @@ FREE = frozenset(
         "aws:apigateway/response:Response",
         "aws:apigatewayv2/integration:Integration",
         "aws:apigatewayv2/route:Route",
+        "aws:apigatewayv2/authorizer:Authorizer",
+        "aws:wafv2/webAclAssociation:WebAclAssociation",
         "aws:cloudwatch/eventRule:EventRule",
         "aws:cloudwatch/eventTarget:EventTarget",
         "aws:sqs/queuePolicy:QueuePolicy",
@@ -251,16 +254,15 @@ FREE = frozenset(
         "aws:s3/bucketVersioning:BucketVersioning",
         "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration",
         "aws:s3/bucketNotification:BucketNotification",
+        "aws:s3/bucketLogging:BucketLogging",
         "aws:rds/subnetGroup:SubnetGroup",
         "aws:rds/parameterGroup:ParameterGroup",
         "aws:autoscaling/policy:Policy",
         "aws:cognito/userPoolClient:UserPoolClient",
         "aws:cloudwatch/logResourcePolicy:LogResourcePolicy",
-        "aws:wafv2/webAclAssociation:WebAclAssociation",
         # WAF's log delivery is billed as the log group's ingestion.
         "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration",
         # Server access logs are billed as the target bucket's storage.
-        "aws:s3/bucketLogging:BucketLogging",
         # Public ACM certificates, alias queries to an ALB and a deploy-time invocation cost nothing
         # of their own.
         "aws:acm/certificate:Certificate",

@@ -17,6 +17,7 @@ test suite all run the program through it. No CLI, no credentials, no AWS.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -211,6 +212,9 @@ class AwsMocks(Mocks):
             },
             "aws:apigateway/stage:Stage": {
                 "invokeUrl": f"https://api-id.execute-api.{self.region}.amazonaws.com/{args.inputs.get('stageName')}",
+                # The ARN WAF associates with: no account, the API's id and the stage's name.
+                "arn": f"arn:aws:apigateway:{self.region}::/restapis/{args.inputs.get('restApi')}"
+                f"/stages/{args.inputs.get('stageName')}",
             },
             "aws:apigatewayv2/api:Api": {
                 "executionArn": f"arn:aws:execute-api:{self.region}:{ACCOUNT}:{args.name}",
@@ -294,10 +298,12 @@ class AwsMocks(Mocks):
                 "region": self.region,
             },
         }
-        # Answers that depend on what was asked (the zone choice, components/network.py).
-        lookups = {
+        # Answers that depend on the arguments: the zone choice (components/network.py) and the
+        # Powertools layer (components/functions.py); they may fail, as the provider does.
+        lookups: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": self._instance_type_offerings,
             "aws:rds/getOrderableDbInstance:getOrderableDbInstance": self._orderable_db_instance,
+            "aws:ssm/getParameter:getParameter": lambda a: self._ssm_parameter(a["name"]),
         }
         if args.token in lookups:
             return lookups[args.token](args.args), []
@@ -337,6 +343,37 @@ class AwsMocks(Mocks):
             "availabilityZones": self._zones_offering(classes[0]),
         }
 
+    # Powertools releases whose public layer parameters AWS never published: 3.23.0 is the real
+    # case (aws-powertools/powertools-lambda-python#7689); tests pin it to see the failure.
+    UNPUBLISHED_POWERTOOLS = frozenset({"3.23.0"})
+
+    def _ssm_parameter(self, name: str) -> dict[str, Any]:
+        """AWS's public parameters the program reads; any other name is missing, as in AWS."""
+        powertools = re.fullmatch(r"/aws/service/powertools/python/(arm64|x86_64)/python3\.(\d+)/(\d+\.\d+\.\d+)", name)
+        if powertools is None or powertools[3] in self.UNPUBLISHED_POWERTOOLS:
+            # What the provider reports for a parameter that does not exist.
+            raise Exception(
+                f"reading SSM Parameter ({name}): operation error SSM: GetParameter, "
+                "https response error StatusCode: 400, ParameterNotFound: "
+            )
+        arch, minor, release = powertools.groups()
+        # The layer's own version number is a counter AWS assigns when it publishes; the mocks use
+        # the release's minor number (the program derives nothing from it).
+        value = (
+            f"arn:aws:lambda:{self.region}:017000801446:layer:"
+            f"AWSLambdaPowertoolsPythonV3-python3{minor}-{arch}:{release.split('.')[1]}"
+        )
+        return {
+            "id": name,
+            "arn": f"arn:aws:ssm:{self.region}::parameter{name}",
+            "name": name,
+            "type": "String",
+            "value": value,
+            "insecureValue": value,
+            "version": 1,
+            "withDecryption": True,
+        }
+
 
 class RecordingMonitor(MockMonitor):
     """A MockMonitor that also keeps the request fields MockResourceArgs drops."""
@@ -344,6 +381,8 @@ class RecordingMonitor(MockMonitor):
     def __init__(self, mocks: Mocks) -> None:
         super().__init__(mocks)
         self.requests: list[tuple[Any, str]] = []
+        # (token, arguments) of every invoke, in order: what the program looked up.
+        self.invokes: list[tuple[str, dict[str, Any]]] = []
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)
@@ -354,6 +393,10 @@ class RecordingMonitor(MockMonitor):
         response = super().ReadResource(request)
         self.requests.append((request, response.urn))
         return response
+
+    def Invoke(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        self.invokes.append((request.tok, rpc.deserialize_properties(request.args)))
+        return super().Invoke(request)
 
 
 def stack_config(stack: str, path: str | Path | None = None) -> dict[str, str]:
@@ -456,7 +499,10 @@ def run_program(
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     root = pulumi_settings.get_root_resource()
 
-    _sync_await(run_pulumi_func(program or (lambda: runpy.run_path(str(PROGRAM), run_name="__main__"))))
+    try:
+        _sync_await(run_pulumi_func(program or (lambda: runpy.run_path(str(PROGRAM), run_name="__main__"))))
+    finally:
+        _settle()
 
     run = Run(stack=stack, preview=preview)
     run.outputs = {k: _resolve(v) for k, v in root.outputs.items()}  # type: ignore[union-attr]
@@ -490,6 +536,23 @@ def run_program(
             )
         )
     return run
+
+
+def _settle() -> None:
+    """Let every RPC a run started finish and forget its failures.
+
+    A run that fails (an invoke that raises, say) stops at its first failed RPC and leaves the
+    other RPCs and outputs queued; the next run in the process would otherwise wait for them
+    and report their errors as its own.
+    """
+    settings = pulumi_settings.SETTINGS
+    manager = settings.rpc_manager
+    while manager.rpcs or settings.outputs:
+        with settings.lock:
+            pending = [*manager.rpcs, *settings.outputs]
+            manager.rpcs, settings.outputs = [], set()
+        _sync_await(asyncio.gather(*pending, return_exceptions=True))
+    manager.clear()
 
 
 _CACHE: dict[tuple[str, bool, str], Run] = {}

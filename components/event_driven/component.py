@@ -9,7 +9,8 @@ What it creates, from the `eventDriven` config block:
 - per queue: the queue and its dead-letter queue (`maxReceiveCount` receives, then the DLQ);
 - per topic: a KMS-encrypted topic and its subscriptions (queues with raw delivery, emails);
 - per function: a PythonFunction (and its own DynamoDB table when asked); a function with a
-  `queue` consumes it through an event source mapping that reports partial batch failures.
+  `queue` consumes it through an event source mapping that reports partial batch failures; a
+  function a rule targets or a topic invokes gets an on-failure queue.
 
 AWS rules this module guards (each proved in tests/test_event_driven.py):
 - A queue has exactly one access policy, so every producer's statement (the EventBridge rule or
@@ -22,6 +23,10 @@ AWS rules this module guards (each proved in tests/test_event_driven.py):
 - Queues use SSE-SQS: EventBridge and SNS cannot send to a queue encrypted with the AWS-managed
   KMS key, whose key policy nobody can extend to them. SNS has no such option, so topics use a
   customer-managed key whose policy lets EventBridge encrypt for exactly these topics.
+- EventBridge and SNS invoke functions asynchronously: once Lambda's own retries are used up the
+  event is dropped, unless the function has an on-failure destination. Such functions get one
+  (an alarmed SSE-SQS queue, components/functions.py), and their rule targets and topic
+  subscriptions are created after it, with a permission scoped to the rule's or topic's ARN.
 """
 
 from __future__ import annotations
@@ -197,7 +202,14 @@ class EventDriven(pulumi.ComponentResource):
             self._topic(topic_name, topic_cfg)
 
         self.tables = {}
-        self.functions = {f: self._function(f, fn_cfg, args) for f, fn_cfg in cfg.functions.items()}
+        invoked_asynchronously = {
+            *(t.function for rule in cfg.rules.values() for t in rule.targets if t.function),
+            *(f for topic in cfg.topics.values() for f in topic.functions),
+        }
+        self.functions = {
+            f: self._function(f, fn_cfg, args, asynchronous=f in invoked_asynchronously)
+            for f, fn_cfg in cfg.functions.items()
+        }
         self.event_source_mappings = {f: self._consumer(f, c) for f, c in cfg.functions.items() if c.queue}
 
         self.rules, self.target_dead_letter_queues = {}, {}
@@ -231,6 +243,8 @@ class EventDriven(pulumi.ComponentResource):
             dead_letter_queues={
                 **{f"{q}-dlq": dlq for q, dlq in self.dead_letter_queues.items()},
                 **{f"{t.replace('/', '-')}-dlq": dlq for t, dlq in self.target_dead_letter_queues.items()},
+                # Events a function failed on after Lambda's retries (rule targets, topic subscribers).
+                **{f"{f}-failures": fn.failure_queue for f, fn in self.functions.items() if fn.failure_queue},
             },
             rules={
                 name: Rule(rule, None if self._default_bus else self.bus_ref.name) for name, rule in self.rules.items()
@@ -343,6 +357,25 @@ class EventDriven(pulumi.ComponentResource):
             aws.sns.TopicSubscription(
                 f"{name}-email-{i}", topic=topic.arn, protocol="email", endpoint=email, opts=self._child
             )
+        for function_name in topic_cfg.functions:
+            fn = self.functions[function_name]
+            permission = aws.lambda_.Permission(
+                f"{name}-{function_name}",
+                action="lambda:InvokeFunction",
+                function=fn.function.name,
+                principal="sns.amazonaws.com",
+                # This topic only: any other topic, even of this account, is refused.
+                source_arn=topic.arn,
+                opts=self._child,
+            )
+            aws.sns.TopicSubscription(
+                f"{name}-{function_name}",
+                topic=topic.arn,
+                protocol="lambda",
+                endpoint=fn.function.arn,
+                # Nothing is delivered before it may be, nor before failures have somewhere to go.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[permission, fn.invoke_config]),
+            )
 
     def _topic_policies(self) -> dict[str, aws.sns.TopicPolicy]:
         assert self.topic_key is not None
@@ -386,7 +419,9 @@ class EventDriven(pulumi.ComponentResource):
 
     # --- functions -----------------------------------------------------------------------------
 
-    def _function(self, name: str, fn_cfg: schema.EventFunction, args: EventDrivenArgs) -> PythonFunction:
+    def _function(
+        self, name: str, fn_cfg: schema.EventFunction, args: EventDrivenArgs, asynchronous: bool
+    ) -> PythonFunction:
         statements: list[dict[str, Any]] = []
         environment: dict[str, pulumi.Input[str]] = {"POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE}
         if fn_cfg.queue:
@@ -426,6 +461,7 @@ class EventDriven(pulumi.ComponentResource):
                 environment=environment,
                 statements=statements,
                 description=f"eventDriven.functions.{name}",
+                asynchronous=asynchronous,
             ),
             opts=self._child,
         )
@@ -502,9 +538,11 @@ class EventDriven(pulumi.ComponentResource):
             arn = self.topics[target.name].arn
             depends_on += [self.topic_policies[target.name], self.topic_key_policy]
         else:
-            arn = self.functions[target.name].function.arn
-            assert target.permission is not None
-            depends_on.append(target.permission)
+            fn = self.functions[target.name]
+            arn = fn.function.arn
+            assert target.permission is not None and fn.invoke_config is not None
+            # Invoked asynchronously: its failures need somewhere to go before the first event.
+            depends_on += [target.permission, fn.invoke_config]
         return aws.cloudwatch.EventTarget(
             f"{target.rule}-{target.target_id}",
             rule=self.rules[target.rule].name,

@@ -92,6 +92,10 @@ class EventTopic(Model):
         default_factory=list
     )
     """Addresses subscribed by email (pending until each confirms)."""
+    functions: Annotated[list[EventName], AfterValidator(unique)] = Field(default_factory=list)
+    """Functions (keys of eventDriven.functions) subscribed to the topic. SNS invokes them
+    asynchronously: after Lambda's retries a failed message goes to the function's on-failure
+    queue, which is alarmed."""
 
 
 class EventFunction(Model):
@@ -210,6 +214,12 @@ class EventDrivenConfig(Model):
                 raise ValueError(
                     f"{CROSS_FIELD}topics.{topic_name}.queues: {strangers} are not in eventDriven.queues "
                     f"({sorted(self.queues)})"
+                )
+            strangers = [f for f in topic.functions if f not in self.functions]
+            if strangers:
+                raise ValueError(
+                    f"{CROSS_FIELD}topics.{topic_name}.functions: {strangers} are not in eventDriven.functions "
+                    f"({sorted(self.functions)})"
                 )
         consumed: dict[str, str] = {}
         for fn_name, fn in self.functions.items():

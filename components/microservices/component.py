@@ -16,6 +16,8 @@ What AWS needs and mocks would not catch, guarded here:
   parameters as `*`), so the function can be invoked only through the routes that lead to it.
 - Stage logging (access and execution logs) requires the account-level API Gateway CloudWatch
   role; `apiGatewayAccountLogging` says who provides it, and without it nothing is logged.
+- A WAF web ACL (the stack's, `web_acl_arn`) is associated with the stage, by the stage's ARN;
+  REST APIs can be, HTTP APIs cannot.
 - A table declares only its key attributes (table and index keys); DynamoDB rejects others.
 """
 
@@ -143,6 +145,7 @@ class MicroservicesArgs:
     throttling_burst_limit: int = 100
     log_retention_days: int = 7
     tracing: bool = True
+    metrics_enabled: bool = False
     # When given, services that publish events may put events on this bus (created or borrowed by
     # the event-driven pattern), and only on it.
     event_bus: EventBusRef | None = field(default=None, compare=False)
@@ -189,6 +192,7 @@ class MicroservicesArgs:
             throttling_burst_limit=block.throttling.burst_limit,
             log_retention_days=cfg.common.log_retention_days,
             tracing=cfg.functions.tracing,
+            metrics_enabled=block.metrics_enabled,
             event_bus=event_bus,
             web_acl_arn=web_acl_arn,
         )
@@ -342,6 +346,7 @@ class Microservices(pulumi.ComponentResource):
     rest_api: aws.apigateway.RestApi
     deployment: aws.apigateway.Deployment
     stage: aws.apigateway.Stage
+    web_acl_association: aws.wafv2.WebAclAssociation | None
     services: dict[str, Service]
     namespace: aws.servicediscovery.HttpNamespace
     url: pulumi.Output[str]
@@ -451,9 +456,16 @@ class Microservices(pulumi.ComponentResource):
                 logging_level=args.execution_log_level,
                 # Full request and response bodies in the logs would leak personal data.
                 data_trace_enabled=False,
-                metrics_enabled=False,
+                metrics_enabled=args.metrics_enabled,
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=execution_ready),
+        )
+        self.web_acl_association = (
+            aws.wafv2.WebAclAssociation(
+                f"{name}-waf", resource_arn=self.stage.arn, web_acl_arn=args.web_acl_arn, opts=child
+            )
+            if args.web_acl_arn is not None
+            else None
         )
 
         self.url = self.stage.invoke_url

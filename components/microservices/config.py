@@ -131,6 +131,9 @@ class MicroservicesConfig(Model):
     execution_log_level: Literal["OFF", "ERROR", "INFO"]
     """Execution logs of the stage, never with request bodies: `OFF`, `ERROR` or `INFO`; other than `OFF` needs
     `apiGatewayAccountLogging` other than `off`."""
+    metrics_enabled: bool
+    """Detailed CloudWatch metrics per method of the stage (requests, latency, 4xx and 5xx by route);
+    each is a custom metric billed per month. The stage's own totals are published either way."""
     throttling: ApiThrottling
     """Stage-wide throttling of the REST API."""
     point_in_time_recovery: bool

@@ -1,12 +1,18 @@
 """The serverless pattern: an upload pipeline with no servers to manage.
 
-Clients ask the HTTP API (API Gateway v2) for an upload URL, PUT the file straight to S3 with
-it, S3 invokes the processor, which verifies the object and marks the record READY or REJECTED,
-and the API reports the status and hands out a download URL. Pay per request, scales to zero.
+Clients ask the HTTP API (API Gateway v2) for an upload form, POST the file straight to S3 with
+it, S3 invokes the processor, which verifies the object and marks the record READY or REJECTED
+(deleting what it rejects), and the API reports the status and hands out a download URL. Pay
+per request, scales to zero.
 
-    POST /uploads ──> intake ──> DynamoDB record PENDING + presigned PUT URL
-    client ──PUT──> S3 bucket (under uploadPrefix) ──ObjectCreated──> processor ──> READY/REJECTED
+    POST /uploads ──> intake ──> DynamoDB record PENDING + presigned POST (form fields and policy)
+    client ──POST──> S3 bucket (under uploadPrefix) ──ObjectCreated──> processor ──> READY/REJECTED
     GET /uploads/{id} ──> intake ──> status (+ presigned GET URL of the verified version)
+
+Who may call: with `jwt` (the stack's identity block), both routes need a token from that issuer
+and audience (a JWT authorizer: API Gateway answers 401 without one), the intake function records
+the caller's `sub` with the upload and shows a record only to whoever uploaded it. Without `jwt`
+(dev) the API is open (docs/adr/0015-api-authentication-and-presigned-post.md).
 
 What AWS needs and mocks never check:
 - S3 invokes the processor only if the function's resource policy allows s3.amazonaws.com for
@@ -17,6 +23,14 @@ What AWS needs and mocks never check:
 - New buckets have ACLs disabled; setting an ACL fails. Ownership is enforced explicitly instead.
 - HTTP APIs end an integration after 30 s, so the intake function's timeout stays below that
   (validated in the config schema).
+- S3 invokes the processor asynchronously: after Lambda's retries the event would be dropped and
+  the upload stay PENDING, so failures go to the processor's on-failure queue (alarmed).
+- Without `s3:ListBucket` S3 answers a missing object with 403, indistinguishable from a
+  permission problem; with it (scoped to the upload prefix) a missing object is a 404 the
+  processor rejects instead of retrying.
+- A presigned PUT cannot bound the object's size; the presigned POST's policy can, and S3
+  enforces it (`content-length-range`, exact key and content type).
+- HTTP APIs cannot be associated with a WAF web ACL (only REST APIs, ALBs, CloudFront...).
 """
 
 from __future__ import annotations
@@ -42,6 +56,8 @@ if TYPE_CHECKING:
 METRICS_NAMESPACE = "aws-patterns/serverless"
 # The routes the intake function serves: (method, path) as API Gateway spells them.
 ROUTES = (("POST", "/uploads"), ("GET", "/uploads/{id}"))
+# Where API Gateway finds the caller's token for the JWT authorizer.
+JWT_IDENTITY_SOURCE = "$request.header.Authorization"
 # What API Gateway records for each request (HTTP API context variables).
 ACCESS_LOG_FORMAT = json.dumps(
     {
@@ -52,6 +68,7 @@ ACCESS_LOG_FORMAT = json.dumps(
         "status": "$context.status",
         "responseLength": "$context.responseLength",
         "latencyMs": "$context.responseLatency",
+        "caller": "$context.authorizer.claims.sub",
         "integrationError": "$context.integrationErrorMessage",
         "error": "$context.error.message",
     }
@@ -126,6 +143,8 @@ class Serverless(pulumi.ComponentResource):
     route_permissions: list[aws.lambda_.Permission]
     bucket_permission: aws.lambda_.Permission
     notification: aws.s3.BucketNotification
+    authorizer: aws.apigatewayv2.Authorizer | None
+    bucket_logging: aws.s3.BucketLogging | None
     api_url: pulumi.Output[str]
 
     def __init__(self, name: str, args: ServerlessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -134,6 +153,17 @@ class Serverless(pulumi.ComponentResource):
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
 
         self.bucket = self._bucket(name, args, child, stateful)
+        self.bucket_logging = (
+            aws.s3.BucketLogging(
+                f"{name}-uploads",
+                bucket=self.bucket.id,
+                target_bucket=args.access_logs_bucket.id,
+                target_prefix=f"{name}/uploads/",
+                opts=child,
+            )
+            if args.access_logs_bucket is not None
+            else None
+        )
         uploads_arn = pulumi.Output.concat(self.bucket.arn, "/", args.upload_prefix, "*")
         self.table = aws.dynamodb.Table(
             f"{name}-uploads",
@@ -165,12 +195,14 @@ class Serverless(pulumi.ComponentResource):
                 settings=args.settings,
                 memory_mb=args.intake.memory_mb,
                 timeout_s=args.intake.timeout_seconds,
-                description="HTTP API: create upload records with presigned PUT URLs, report status",
+                description="HTTP API: create upload records with presigned POST forms, report status",
                 environment={
                     **common_env,
                     "BUCKET_NAME": self.bucket.bucket,
                     "URL_EXPIRY_SECONDS": str(args.presigned_url_expiry_seconds),
                     "RECORD_TTL_DAYS": str(args.record_ttl_days),
+                    # Defence in depth behind the authorizer: no caller identity, no record.
+                    "REQUIRE_AUTHENTICATED_CALLER": "true" if args.jwt is not None else "false",
                 },
                 statements=[
                     {
@@ -180,8 +212,8 @@ class Serverless(pulumi.ComponentResource):
                         "Resource": self.table.arn,
                     },
                     {
-                        # A presigned URL carries the signer's rights: PUT to upload, GET (of a
-                        # version) to download. Nothing outside the upload prefix.
+                        # A presigned request carries the signer's rights: POST (s3:PutObject) to
+                        # upload, GET (of a version) to download. Nothing outside the upload prefix.
                         "Sid": "PresignUnderPrefix",
                         "Effect": "Allow",
                         "Action": ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"],
@@ -213,7 +245,24 @@ class Serverless(pulumi.ComponentResource):
                         "Action": ["s3:GetObject", "s3:GetObjectVersion"],
                         "Resource": uploads_arn,
                     },
+                    {
+                        # What it rejects is deleted, version by version; only under the prefix.
+                        "Sid": "DeleteRejectedUploads",
+                        "Effect": "Allow",
+                        "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+                        "Resource": uploads_arn,
+                    },
+                    {
+                        # S3 answers a missing object 404 (not 403) only to a caller that may list
+                        # it; S3 evaluates s3:prefix against the requested key.
+                        "Sid": "TellMissingFromForbidden",
+                        "Effect": "Allow",
+                        "Action": ["s3:ListBucket"],
+                        "Resource": self.bucket.arn,
+                        "Condition": {"StringLike": {"s3:prefix": [f"{args.upload_prefix}*"]}},
+                    },
                 ],
+                asynchronous=True,
             ),
             opts=child,
         )
@@ -239,8 +288,9 @@ class Serverless(pulumi.ComponentResource):
                     filter_prefix=args.upload_prefix,
                 )
             ],
-            # S3 validates the destination when the configuration is saved.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.bucket_permission]),
+            # S3 validates the destination when the configuration is saved; no event is sent
+            # before failed ones have somewhere to go.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.bucket_permission, self.processor.invoke_config]),
         )
 
         self._api(name, args, child)
@@ -248,10 +298,13 @@ class Serverless(pulumi.ComponentResource):
 
     def monitored(self) -> Monitored:
         """What of this pattern gets alarms and a dashboard section (components/observability.py)."""
+        failures = self.processor.failure_queue
+        assert failures is not None, "the processor is invoked asynchronously"
         return Monitored(
             "Serverless",
             functions={"intake": self.intake.function, "processor": self.processor.function},
             http_stages={"api": HttpStage(self.api, self.stage)},
+            dead_letter_queues={"processor-failures": failures},
             tables={"uploads": self.table},
         )
 
@@ -313,8 +366,8 @@ class Serverless(pulumi.ComponentResource):
                 cors_rules=[
                     aws.s3.BucketCorsConfigurationCorsRuleArgs(
                         allowed_origins=list(args.cors_origins),
-                        allowed_methods=["PUT", "GET"],
-                        # The presigned PUT signs Content-Type, so the browser must send it.
+                        # POST: the upload form; GET: the download URL.
+                        allowed_methods=["POST", "GET"],
                         allowed_headers=["content-type"],
                         expose_headers=["ETag"],
                         max_age_seconds=3600,
@@ -336,7 +389,8 @@ class Serverless(pulumi.ComponentResource):
             aws.apigatewayv2.ApiCorsConfigurationArgs(
                 allow_origins=list(args.cors_origins),
                 allow_methods=sorted({method for method, _ in ROUTES}),
-                allow_headers=["content-type"],
+                # The token travels in Authorization; API Gateway answers preflights itself.
+                allow_headers=["authorization", "content-type"],
                 max_age=3600,
             )
             if args.cors_origins
@@ -368,6 +422,21 @@ class Serverless(pulumi.ComponentResource):
             timeout_milliseconds=HTTP_API_INTEGRATION_TIMEOUT_S * 1000,
             opts=child,
         )
+        self.authorizer = None
+        if args.jwt is not None:
+            # API Gateway checks the token's signature (the issuer's JWKS), issuer, audience and
+            # expiry before the function runs, and answers 401 itself.
+            self.authorizer = aws.apigatewayv2.Authorizer(
+                f"{name}-jwt",
+                api_id=self.api.id,
+                name=f"{name}-jwt",
+                authorizer_type="JWT",
+                identity_sources=[JWT_IDENTITY_SOURCE],
+                jwt_configuration=aws.apigatewayv2.AuthorizerJwtConfigurationArgs(
+                    issuer=args.jwt.issuer, audiences=args.jwt.audience
+                ),
+                opts=child,
+            )
         self.routes, self.route_permissions = [], []
         for method, path in ROUTES:
             slug = f"{method.lower()}-{path.strip('/').replace('/', '-').replace('{', '').replace('}', '')}"
@@ -377,6 +446,9 @@ class Serverless(pulumi.ComponentResource):
                     api_id=self.api.id,
                     route_key=f"{method} {path}",
                     target=pulumi.Output.concat("integrations/", integration.id),
+                    # Both routes: an upload's record and its download URL are its uploader's only.
+                    authorization_type="JWT" if self.authorizer is not None else "NONE",
+                    authorizer_id=self.authorizer.id if self.authorizer is not None else None,
                     opts=child,
                 )
             )

@@ -13,9 +13,11 @@ only if absent, which also covers the same order published again under a new eve
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from functools import cache
+from typing import Any, Literal, TypeVar
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -30,24 +32,47 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
-
 TABLE_NAME = os.environ["TABLE_NAME"]
-# A message cannot outlive its queue's retention (4 days); the conditional write below still
-# stops a later redrive from the dead-letter queue from processing an order twice.
-IDEMPOTENCY_SECONDS = 4 * 24 * 3600
+# How long an event id is remembered: as long as a copy of the event can still arrive. A
+# duplicate reaches the queue at most EventBridge's longest retry window (1 day) after the
+# first copy, waits in the queue up to its retention (4 days), in the dead-letter queue up to
+# 14 days from its first enqueue, and after a redrive up to the queue's retention again
+# (components/event_driven/component.py; a test reads both sides). The conditional write
+# below still stops any later replay, from the bus's archive say, from processing twice.
+IDEMPOTENCY_SECONDS = (1 + 4 + 14 + 4) * 24 * 3600
+# X-Ray's SDK is the largest import of a cold start: load it only where traces are recorded,
+# in Lambda with tracing on (the component sets POWERTOOLS_TRACE_DISABLED otherwise).
+TRACING = "LAMBDA_TASK_ROOT" in os.environ and os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() not in (
+    "1",
+    "true",
+)
 
-table = boto3.resource("dynamodb").Table(TABLE_NAME)
-# Idempotency records share the function's table: their keys ("<function>#<hash>") never look
-# like an order's ("ORDER#<id>"), and they expire through the table's TTL attribute.
-persistence = DynamoDBPersistenceLayer(table_name=TABLE_NAME, key_attr="pk")
+F = TypeVar("F", bound=Callable[..., Any])
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer() if TRACING else None
+to_dynamodb = TypeSerializer().serialize
 idempotency = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=IDEMPOTENCY_SECONDS)
 processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def traced(fn: F) -> F:
+    """`fn` recorded as an X-Ray subsegment when tracing, unchanged otherwise."""
+    return tracer.capture_method(fn) if tracer else fn
+
+
+def traced_handler(fn: F) -> F:
+    return tracer.capture_lambda_handler(fn) if tracer else fn
+
+
+# Created on the first message, once per container, and shared with the idempotency records.
+@cache
+def dynamodb() -> Any:
+    return boto3.client("dynamodb")
 
 
 class LineItem(BaseModel):
@@ -72,22 +97,38 @@ class OrderCreatedEvent(EventBridgeModel):
     detail: OrderCreated
 
 
-@idempotent_function(data_keyword_argument="event", persistence_store=persistence, config=idempotency)
 def process_order(event: OrderCreatedEvent) -> dict[str, str]:
+    """The order's work, done once per EventBridge event id (Powertools idempotency)."""
+    return _idempotent_work()(event=event)
+
+
+@cache
+def _idempotent_work() -> Callable[..., dict[str, str]]:
+    # Idempotency records share the function's table: their keys ("<function>#<hash>") never
+    # look like an order's ("ORDER#<id>"), and they expire through the table's TTL attribute.
+    persistence = DynamoDBPersistenceLayer(table_name=TABLE_NAME, key_attr="pk", boto3_client=dynamodb())
+    return idempotent_function(data_keyword_argument="event", persistence_store=persistence, config=idempotency)(
+        _record_order
+    )
+
+
+def _record_order(event: OrderCreatedEvent) -> dict[str, str]:
     order = event.detail
+    item = {
+        "pk": f"ORDER#{order.order_id}",
+        "orderId": order.order_id,
+        "userId": order.user_id,
+        "itemCount": len(order.items),
+        "total": order.total,
+        "orderStatus": order.status,
+        "orderCreatedAt": order.created_at,
+        "eventId": event.id,
+        "processedAt": datetime.now(UTC).isoformat(),
+    }
     try:
-        table.put_item(
-            Item={
-                "pk": f"ORDER#{order.order_id}",
-                "orderId": order.order_id,
-                "userId": order.user_id,
-                "itemCount": len(order.items),
-                "total": order.total,
-                "orderStatus": order.status,
-                "orderCreatedAt": order.created_at,
-                "eventId": event.id,
-                "processedAt": datetime.now(UTC).isoformat(),
-            },
+        dynamodb().put_item(
+            TableName=TABLE_NAME,
+            Item={k: to_dynamodb(v) for k, v in item.items()},
             ConditionExpression="attribute_not_exists(pk)",
         )
     except ClientError as exc:
@@ -100,7 +141,7 @@ def process_order(event: OrderCreatedEvent) -> dict[str, str]:
     return {"orderId": order.order_id, "result": "processed"}
 
 
-@tracer.capture_method
+@traced
 def record_handler(record: SQSRecord) -> dict[str, str]:
     # A batch has no one correlation id: each message's log lines carry its own, the SQS message
     # id until the body is known to be an event, then the EventBridge event id (what the bus's
@@ -114,7 +155,7 @@ def record_handler(record: SQSRecord) -> dict[str, str]:
 
 # clear_state: no correlation id of the previous batch's last message leaks into this one.
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@traced_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     idempotency.register_lambda_context(context)

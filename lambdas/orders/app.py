@@ -13,6 +13,11 @@ failure is logged and counted (metric OrderEventPublishFailed), and a retry of t
 same Idempotency-Key publishes it once. A short lease on the order (`eventLeaseUntil`) keeps two
 concurrent retries from both publishing. Delivery is at least once in the rare case where the
 event was sent but marking the order failed: consumers deduplicate on `orderId`.
+
+Client mistakes are 4xx and write nothing: 400 for a body that is not a JSON object or a bad
+header or query parameter, 404 for unknown ids (only ids this service hands out reach DynamoDB,
+whose keys have size limits), 413 for an oversized body, 422 for invalid fields, a string where
+a number goes (prices included) and an Idempotency-Key reused with another body.
 """
 
 from __future__ import annotations
@@ -22,12 +27,15 @@ import binascii
 import hashlib
 import json
 import os
+import re
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cache
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -41,9 +49,9 @@ from aws_lambda_powertools.event_handler.exceptions import (
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 MAX_BODY_BYTES = 64 * 1024
 DEFAULT_PAGE = 25
@@ -58,16 +66,53 @@ EVENT_LEASE_SECONDS = 60
 # Idempotency keys are scoped to the user; the namespace makes the derived ids this API's own.
 ORDER_ID_NAMESPACE = uuid.UUID("6f1c9a52-3d2e-4b8f-9a41-2c7d8e5b0f13")
 THROTTLING = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
-app = APIGatewayRestResolver()
-table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
+IDENTIFIER = r"^[A-Za-z0-9_-]{1,64}$"
+TABLE_NAME = os.environ["TABLE_NAME"]
 EVENT_BUS_NAME = os.environ.get("EVENT_BUS_NAME")
-events = boto3.client("events") if EVENT_BUS_NAME else None
+# X-Ray's SDK is the largest import of a cold start: load it only where traces are recorded,
+# in Lambda with tracing on (the component sets POWERTOOLS_TRACE_DISABLED otherwise).
+TRACING = "LAMBDA_TASK_ROOT" in os.environ and os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() not in (
+    "1",
+    "true",
+)
 
-Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+F = TypeVar("F", bound=Callable[..., Any])
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer() if TRACING else None
+app = APIGatewayRestResolver()
+to_dynamodb, from_dynamodb = TypeSerializer().serialize, TypeDeserializer().deserialize
+
+
+def traced(fn: F) -> F:
+    """`fn` recorded as an X-Ray subsegment when tracing, unchanged otherwise."""
+    return tracer.capture_method(fn) if tracer else fn
+
+
+def traced_handler(fn: F) -> F:
+    return tracer.capture_lambda_handler(fn) if tracer else fn
+
+
+# Created on first use: a request refused before it needs the table never pays for a client.
+@cache
+def dynamodb() -> Any:
+    return boto3.client("dynamodb")
+
+
+@cache
+def events() -> Any:
+    return boto3.client("events")
+
+
+def _json_number(value: Any) -> Decimal:
+    """A price exactly as the client wrote it (bodies parse decimals as Decimal); never a string."""
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        raise ValueError("must be a finite JSON number")
+    return Decimal(value)
+
+
+Identifier = Annotated[str, Field(pattern=IDENTIFIER)]
+Price = Annotated[Decimal, BeforeValidator(_json_number), Field(gt=0, le=1_000_000, decimal_places=2)]
 
 
 class LineItem(BaseModel):
@@ -75,7 +120,7 @@ class LineItem(BaseModel):
 
     sku: Identifier
     quantity: int = Field(ge=1, le=1000)
-    unit_price: Decimal = Field(alias="unitPrice", gt=0, le=1_000_000, decimal_places=2)
+    unit_price: Price = Field(alias="unitPrice")
 
 
 class NewOrder(BaseModel):
@@ -98,11 +143,51 @@ def _location(item_id: str) -> str:
     return f"{app.current_event.request_context.path.rstrip('/')}/{item_id}"
 
 
-def _body(model: type[BaseModel]) -> Any:
-    body = app.current_event.decoded_body or ""
-    if len(body.encode()) > MAX_BODY_BYTES:
+def _json_object() -> dict[str, Any]:
+    """The request body as a JSON object (400 for anything else, 413 when too large).
+
+    Decimals parse as Decimal: a price is never rounded through a float before it is checked.
+    """
+    event = app.current_event
+    if len(event.body or "") > 2 * MAX_BODY_BYTES:  # base64 makes a body a third longer
         raise RequestEntityTooLargeError(f"request body is larger than {MAX_BODY_BYTES} bytes")
-    return model.model_validate_json(body)
+    try:
+        text = event.decoded_body or ""
+    except ValueError:  # not base64, or not UTF-8 once decoded
+        raise BadRequestError("request body must be a JSON object") from None
+    if len(text.encode(errors="surrogatepass")) > MAX_BODY_BYTES:
+        raise RequestEntityTooLargeError(f"request body is larger than {MAX_BODY_BYTES} bytes")
+    try:
+        value = json.loads(text, parse_float=Decimal)
+        # Unpaired surrogates (\ud800) parse but cannot be stored.
+        json.dumps(value, ensure_ascii=False, default=str).encode()
+    except (ValueError, RecursionError):
+        raise BadRequestError("request body must be a JSON object") from None
+    if not isinstance(value, dict):
+        raise BadRequestError("request body must be a JSON object")
+    return value
+
+
+def _is_order_id(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+def _read(order_id: str, consistent: bool = False) -> dict[str, Any] | None:
+    item = dynamodb().get_item(TableName=TABLE_NAME, Key={"orderId": {"S": order_id}}, ConsistentRead=consistent)
+    return {k: from_dynamodb(v) for k, v in item["Item"].items()} if "Item" in item else None
+
+
+def _update(order_id: str, expression: str, values: dict[str, Any], condition: str | None = None) -> None:
+    dynamodb().update_item(
+        TableName=TABLE_NAME,
+        Key={"orderId": {"S": order_id}},
+        UpdateExpression=expression,
+        ExpressionAttributeValues={k: to_dynamodb(v) for k, v in values.items()},
+        **({"ConditionExpression": condition} if condition else {}),
+    )
 
 
 def _number(value: Any) -> Any:
@@ -137,9 +222,9 @@ def _idempotency_key() -> str | None:
 
 
 @app.post("/orders")
-@tracer.capture_method
+@traced
 def create_order() -> Response:
-    new: NewOrder = _body(NewOrder)
+    new = NewOrder.model_validate(_json_object())
     key = _idempotency_key()
     order_id = str(uuid.uuid5(ORDER_ID_NAMESPACE, f"{new.user_id}\n{key}") if key else uuid.uuid4())
     request_hash = hashlib.sha256(new.model_dump_json(by_alias=True).encode()).hexdigest()
@@ -158,11 +243,17 @@ def create_order() -> Response:
         item |= {"eventStatus": "PENDING", "eventLeaseUntil": int(time.time()) + EVENT_LEASE_SECONDS}
     replayed = False
     try:
-        table.put_item(Item=item, ConditionExpression="attribute_not_exists(orderId)")
+        dynamodb().put_item(
+            TableName=TABLE_NAME,
+            Item={k: to_dynamodb(v) for k, v in item.items()},
+            ConditionExpression="attribute_not_exists(orderId)",
+        )
     except ClientError as error:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
-        item = table.get_item(Key={"orderId": order_id}, ConsistentRead=True)["Item"]
+        stored = _read(order_id, consistent=True)
+        assert stored is not None, "the condition failed because it exists"
+        item = stored
         if item["requestHash"] != request_hash:
             raise ServiceError(
                 HTTPStatus.UNPROCESSABLE_ENTITY, "this Idempotency-Key was already used with a different request"
@@ -187,11 +278,11 @@ def create_order() -> Response:
 def _take_lease(order_id: str) -> bool:
     now = int(time.time())
     try:
-        table.update_item(
-            Key={"orderId": order_id},
-            UpdateExpression="SET eventLeaseUntil = :until",
-            ConditionExpression="eventStatus = :pending AND eventLeaseUntil < :now",
-            ExpressionAttributeValues={":until": now + EVENT_LEASE_SECONDS, ":pending": "PENDING", ":now": now},
+        _update(
+            order_id,
+            "SET eventLeaseUntil = :until",
+            {":until": now + EVENT_LEASE_SECONDS, ":pending": "PENDING", ":now": now},
+            condition="eventStatus = :pending AND eventLeaseUntil < :now",
         )
     except ClientError as error:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
@@ -205,9 +296,8 @@ def _publish(order: dict[str, Any], lease_held: bool) -> str:
     order_id = order["orderId"]
     if not lease_held and not _take_lease(order_id):
         return "PENDING"  # published already or being published by another attempt
-    assert events is not None  # only called when EVENT_BUS_NAME is set
     try:
-        result = events.put_events(
+        result = events().put_events(
             Entries=[
                 {
                     "Source": EVENT_SOURCE,
@@ -229,20 +319,12 @@ def _publish(order: dict[str, Any], lease_held: bool) -> str:
         metrics.add_metric(name="OrderEventPublishFailed", unit=MetricUnit.Count, value=1)
         try:
             # Give the lease back so a retry need not wait for it to expire.
-            table.update_item(
-                Key={"orderId": order_id},
-                UpdateExpression="SET eventLeaseUntil = :zero",
-                ExpressionAttributeValues={":zero": 0},
-            )
+            _update(order_id, "SET eventLeaseUntil = :zero", {":zero": 0})
         except ClientError:
             logger.warning("could not release the event lease; it expires by itself", order_id=order_id)
         return "PENDING"
     try:
-        table.update_item(
-            Key={"orderId": order_id},
-            UpdateExpression="SET eventStatus = :published REMOVE eventLeaseUntil",
-            ExpressionAttributeValues={":published": "PUBLISHED"},
-        )
+        _update(order_id, "SET eventStatus = :published REMOVE eventLeaseUntil", {":published": "PUBLISHED"})
     except ClientError as error:
         # The event went out; a later retry may send it again, which consumers deduplicate.
         logger.warning("event published but the order is not marked", order_id=order_id, error=str(error))
@@ -251,9 +333,9 @@ def _publish(order: dict[str, Any], lease_held: bool) -> str:
 
 
 @app.get("/orders/<order_id>")
-@tracer.capture_method
+@traced
 def get_order(order_id: str) -> Response:
-    item = table.get_item(Key={"orderId": order_id}).get("Item")
+    item = _read(order_id) if _is_order_id(order_id) else None
     if not item:
         raise ServiceError(HTTPStatus.NOT_FOUND, f"no order {order_id}")
     body = _order(item)
@@ -264,49 +346,58 @@ def get_order(order_id: str) -> Response:
 
 def _limit() -> int:
     raw = app.current_event.get_query_string_value("limit", str(DEFAULT_PAGE))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 3 and 1 <= int(raw) <= MAX_PAGE):
         raise BadRequestError(f"limit must be a whole number from 1 to {MAX_PAGE}")
     return int(raw)
 
 
 def _encode_token(key: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+    plain = {k: v["S"] for k, v in key.items()}
+    return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
 
 
 def _decode_token(token: str, user_id: str) -> dict[str, Any]:
+    """The query position a token stands for, checked field by field before DynamoDB sees it."""
     try:
-        key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (binascii.Error, ValueError):
+        key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))) if len(token) <= 1024 else None
+    except (binascii.Error, ValueError, RecursionError):
         key = None
     valid = (
         isinstance(key, dict)
         and set(key) == {"orderId", "userId", "createdAt"}
         and all(isinstance(v, str) for v in key.values())
         and key["userId"] == user_id
+        and _is_order_id(key["orderId"])
+        and re.fullmatch(r"\d{4}-\d{2}-\d{2}T[\d:.]{8,15}\+00:00", key["createdAt"]) is not None
     )
     if not valid:
         raise BadRequestError("nextToken is not a token this API returned for this userId")
-    return key  # type: ignore[return-value]
+    return {k: {"S": v} for k, v in key.items()}  # type: ignore[union-attr]
 
 
 @app.get("/orders")
-@tracer.capture_method
+@traced
 def list_orders() -> Response:
     user_id = app.current_event.get_query_string_value("userId")
     if not user_id:
         raise BadRequestError("the userId query parameter is required")
+    if not re.fullmatch(IDENTIFIER, user_id):
+        raise BadRequestError("userId must be 1-64 letters, digits, '_' or '-'")
     limit = _limit()
     kwargs: dict[str, Any] = {
+        "TableName": TABLE_NAME,
         "IndexName": USER_INDEX,
-        "KeyConditionExpression": Key("userId").eq(user_id),
+        "KeyConditionExpression": "userId = :user",
+        "ExpressionAttributeValues": {":user": {"S": user_id}},
         "ScanIndexForward": False,  # newest first
         "Limit": limit,
     }
     token = app.current_event.get_query_string_value("nextToken")
     if token:
         kwargs["ExclusiveStartKey"] = _decode_token(token, user_id)
-    page = table.query(**kwargs)
-    body: dict[str, Any] = {"orders": [_order(i) for i in page["Items"]]}
+    page = dynamodb().query(**kwargs)
+    items = [{k: from_dynamodb(v) for k, v in i.items()} for i in page["Items"]]
+    body: dict[str, Any] = {"orders": [_order(i) for i in items]}
     if "LastEvaluatedKey" in page:
         body["nextToken"] = _encode_token(page["LastEvaluatedKey"])
     return _json(HTTPStatus.OK, body)
@@ -315,8 +406,6 @@ def list_orders() -> Response:
 @app.exception_handler(ValidationError)
 def invalid_body(error: ValidationError) -> Response:
     problems = error.errors(include_url=False, include_input=False, include_context=False)
-    if any(p["type"] in ("json_invalid", "json_type") for p in problems):
-        return _error(HTTPStatus.BAD_REQUEST, "request body must be a JSON object")
     fields = [{"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]} for e in problems]
     return _error(HTTPStatus.UNPROCESSABLE_ENTITY, "request body is not valid", errors=fields)
 
@@ -354,7 +443,7 @@ def unexpected(error: Exception) -> Response:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
+@traced_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

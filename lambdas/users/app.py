@@ -4,6 +4,10 @@ Emails are unique. DynamoDB enforces uniqueness only on the key, so a user is wr
 with an `email#<address>` item in one transaction, each conditional on not existing yet: two
 concurrent sign-ups with the same email cannot both succeed, and a failed or throttled request
 writes nothing. Listing skips those marker items (`kind` tells them apart).
+
+Client mistakes are 4xx and write nothing: 400 for a body that is not a JSON object or a bad
+query parameter, 404 for unknown ids (only ids this service hands out reach DynamoDB, whose
+keys have size limits), 409 for a taken email, 413 for an oversized body, 422 for invalid fields.
 """
 
 from __future__ import annotations
@@ -12,10 +16,13 @@ import base64
 import binascii
 import json
 import os
+import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cache
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -29,28 +36,50 @@ from aws_lambda_powertools.event_handler.exceptions import (
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
+TABLE_NAME = os.environ["TABLE_NAME"]
 MAX_BODY_BYTES = 16 * 1024
 DEFAULT_PAGE = 25
 MAX_PAGE = 100
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 # DynamoDB's "slow down" answers; after boto3's own retries they become a 503 for the caller.
 THROTTLING = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+# X-Ray's SDK is the largest import of a cold start: load it only where traces are recorded,
+# in Lambda with tracing on (the component sets POWERTOOLS_TRACE_DISABLED otherwise).
+TRACING = "LAMBDA_TASK_ROOT" in os.environ and os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() not in (
+    "1",
+    "true",
+)
 
+F = TypeVar("F", bound=Callable[..., Any])
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
+tracer = Tracer() if TRACING else None
 app = APIGatewayRestResolver()
-table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
+
+
+def traced(fn: F) -> F:
+    """`fn` recorded as an X-Ray subsegment when tracing, unchanged otherwise."""
+    return tracer.capture_method(fn) if tracer else fn
+
+
+def traced_handler(fn: F) -> F:
+    return tracer.capture_lambda_handler(fn) if tracer else fn
+
+
+# Created on first use: a request refused before it needs the table never pays for a client.
+@cache
+def dynamodb() -> Any:
+    return boto3.client("dynamodb")
 
 
 class NewUser(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-    email: Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    email: Annotated[str, StringConstraints(max_length=254, pattern=EMAIL)]
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
@@ -66,38 +95,65 @@ def _location(item_id: str) -> str:
     return f"{app.current_event.request_context.path.rstrip('/')}/{item_id}"
 
 
-def _body(model: type[BaseModel]) -> Any:
-    body = app.current_event.decoded_body or ""
-    if len(body.encode()) > MAX_BODY_BYTES:
+def _json_object() -> dict[str, Any]:
+    """The request body as a JSON object (400 for anything else, 413 when too large)."""
+    event = app.current_event
+    if len(event.body or "") > 2 * MAX_BODY_BYTES:  # base64 makes a body a third longer
         raise RequestEntityTooLargeError(f"request body is larger than {MAX_BODY_BYTES} bytes")
-    return model.model_validate_json(body)
+    try:
+        text = event.decoded_body or ""
+    except ValueError:  # not base64, or not UTF-8 once decoded
+        raise BadRequestError("request body must be a JSON object") from None
+    if len(text.encode(errors="surrogatepass")) > MAX_BODY_BYTES:
+        raise RequestEntityTooLargeError(f"request body is larger than {MAX_BODY_BYTES} bytes")
+    try:
+        value = json.loads(text)
+        # Unpaired surrogates (\ud800) parse but cannot be stored.
+        json.dumps(value, ensure_ascii=False).encode()
+    except (ValueError, RecursionError):
+        raise BadRequestError("request body must be a JSON object") from None
+    if not isinstance(value, dict):
+        raise BadRequestError("request body must be a JSON object")
+    return value
 
 
 def _public(item: dict[str, Any]) -> dict[str, Any]:
-    return {"id": item["id"], "name": item["name"], "email": item["email"], "createdAt": item["createdAt"]}
+    return {k: item[k]["S"] for k in ("id", "name", "email", "createdAt")}
 
 
 def _email_key(email: str) -> str:
     return f"email#{email}"
 
 
+def _is_user_id(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
 def _encode_token(key: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+    return base64.urlsafe_b64encode(json.dumps({"id": key["id"]["S"]}).encode()).decode().rstrip("=")
 
 
 def _decode_token(token: str) -> dict[str, Any]:
+    """The scan position a token stands for: a user id or an email marker, nothing else."""
     try:
-        key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (binascii.Error, ValueError):
-        raise BadRequestError("nextToken is not a token this API returned") from None
-    if not (isinstance(key, dict) and set(key) == {"id"} and isinstance(key["id"], str)):
+        key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))) if len(token) <= 1024 else None
+    except (binascii.Error, ValueError, RecursionError):
+        key = None
+    position = key.get("id") if isinstance(key, dict) and set(key) == {"id"} else None
+    if not isinstance(position, str) or not (
+        _is_user_id(position)
+        or (position.startswith("email#") and len(position) <= 6 + 254 and re.fullmatch(EMAIL, position[6:]))
+    ):
         raise BadRequestError("nextToken is not a token this API returned")
-    return key
+    return {"id": {"S": position}}
 
 
 def _limit() -> int:
     raw = app.current_event.get_query_string_value("limit", str(DEFAULT_PAGE))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 3 and 1 <= int(raw) <= MAX_PAGE):
         raise BadRequestError(f"limit must be a whole number from 1 to {MAX_PAGE}")
     return int(raw)
 
@@ -107,9 +163,9 @@ def _reasons(error: ClientError) -> list[str]:
 
 
 @app.post("/users")
-@tracer.capture_method
+@traced
 def create_user() -> Response:
-    new = _body(NewUser)
+    new = NewUser.model_validate(_json_object())
     email = new.email.lower()
     user = {
         "id": str(uuid.uuid4()),
@@ -118,18 +174,18 @@ def create_user() -> Response:
         "email": email,
         "createdAt": datetime.now(UTC).isoformat(timespec="milliseconds"),
     }
-    name = table.name
+    marker = {"id": _email_key(email), "kind": "email", "userId": user["id"]}
     try:
-        table.meta.client.transact_write_items(
+        dynamodb().transact_write_items(
             TransactItems=[
-                {"Put": {"TableName": name, "Item": user, "ConditionExpression": "attribute_not_exists(id)"}},
                 {
                     "Put": {
-                        "TableName": name,
-                        "Item": {"id": _email_key(email), "kind": "email", "userId": user["id"]},
+                        "TableName": TABLE_NAME,
+                        "Item": {k: {"S": v} for k, v in item.items()},
                         "ConditionExpression": "attribute_not_exists(id)",
                     }
-                },
+                }
+                for item in (user, marker)
             ]
         )
     except ClientError as error:
@@ -140,11 +196,15 @@ def create_user() -> Response:
             raise ServiceError(HTTPStatus.CONFLICT, f"a user with email {email} already exists") from None
         raise
     metrics.add_metric(name="UserCreated", unit=MetricUnit.Count, value=1)
-    return _json(HTTPStatus.CREATED, _public(user), headers={"Location": _location(user["id"])})
+    return _json(
+        HTTPStatus.CREATED,
+        {k: user[k] for k in ("id", "name", "email", "createdAt")},
+        headers={"Location": _location(user["id"])},
+    )
 
 
 @app.get("/users")
-@tracer.capture_method
+@traced
 def list_users() -> Response:
     limit = _limit()
     token = app.current_event.get_query_string_value("nextToken")
@@ -153,10 +213,16 @@ def list_users() -> Response:
     # Scan's Limit counts items read before the filter drops email markers, so read until the
     # page is full; the last read's key is exactly where the next page starts.
     while len(users) < limit:
-        kwargs: dict[str, Any] = {"Limit": limit - len(users), "FilterExpression": Attr("kind").eq("user")}
+        kwargs: dict[str, Any] = {
+            "TableName": TABLE_NAME,
+            "Limit": limit - len(users),
+            "FilterExpression": "#kind = :user",
+            "ExpressionAttributeNames": {"#kind": "kind"},
+            "ExpressionAttributeValues": {":user": {"S": "user"}},
+        }
         if start:
             kwargs["ExclusiveStartKey"] = start
-        page = table.scan(**kwargs)
+        page = dynamodb().scan(**kwargs)
         users += page["Items"]
         start = page.get("LastEvaluatedKey")
         if not start:
@@ -168,46 +234,51 @@ def list_users() -> Response:
 
 
 def _get(user_id: str) -> dict[str, Any]:
-    item = table.get_item(Key={"id": user_id}).get("Item")
-    if not item or item.get("kind") != "user":
+    item = (
+        dynamodb().get_item(TableName=TABLE_NAME, Key={"id": {"S": user_id}}).get("Item")
+        if _is_user_id(user_id)
+        else None
+    )
+    if not item or item.get("kind", {}).get("S") != "user":
         raise ServiceError(HTTPStatus.NOT_FOUND, f"no user {user_id}")
     return item
 
 
 @app.get("/users/<user_id>")
-@tracer.capture_method
+@traced
 def get_user(user_id: str) -> Response:
     return _json(HTTPStatus.OK, _public(_get(user_id)))
 
 
 @app.delete("/users/<user_id>")
-@tracer.capture_method
+@traced
 def delete_user(user_id: str) -> Response:
     user = _get(user_id)
-    name = table.name
     try:
         # The email is freed in the same transaction, and only if this user still holds it.
-        table.meta.client.transact_write_items(
+        dynamodb().transact_write_items(
             TransactItems=[
                 {
                     "Delete": {
-                        "TableName": name,
-                        "Key": {"id": user_id},
+                        "TableName": TABLE_NAME,
+                        "Key": {"id": {"S": user_id}},
                         "ConditionExpression": "attribute_exists(id)",
                     }
                 },
                 {
                     "Delete": {
-                        "TableName": name,
-                        "Key": {"id": _email_key(user["email"])},
+                        "TableName": TABLE_NAME,
+                        "Key": {"id": {"S": _email_key(user["email"]["S"])}},
                         "ConditionExpression": "userId = :id",
-                        "ExpressionAttributeValues": {":id": user_id},
+                        "ExpressionAttributeValues": {":id": {"S": user_id}},
                     }
                 },
             ]
         )
     except ClientError as error:
-        if error.response["Error"]["Code"] == "TransactionCanceledException":
+        if error.response["Error"]["Code"] == "TransactionCanceledException" and "ThrottlingError" not in _reasons(
+            error
+        ):
             raise ServiceError(HTTPStatus.NOT_FOUND, f"no user {user_id}") from None
         raise
     metrics.add_metric(name="UserDeleted", unit=MetricUnit.Count, value=1)
@@ -217,8 +288,6 @@ def delete_user(user_id: str) -> Response:
 @app.exception_handler(ValidationError)
 def invalid_body(error: ValidationError) -> Response:
     problems = error.errors(include_url=False, include_input=False, include_context=False)
-    if any(p["type"] in ("json_invalid", "json_type") for p in problems):
-        return _error(HTTPStatus.BAD_REQUEST, "request body must be a JSON object")
     fields = [{"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]} for e in problems]
     return _error(HTTPStatus.UNPROCESSABLE_ENTITY, "request body is not valid", errors=fields)
 
@@ -256,7 +325,7 @@ def unexpected(error: Exception) -> Response:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
+@traced_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
