@@ -280,17 +280,6 @@ class AwsMocks(Mocks):
                 "dnsSuffix": "amazonaws.com",
                 "reverseDnsSuffix": "com.amazonaws",
             },
-            # The public parameter naming the current Amazon Linux 2023 AMI (launch templates read it).
-            "aws:ssm/getParameter:getParameter": {
-                "id": args.args.get("name"),
-                "arn": f"arn:aws:ssm:{self.region}::parameter{args.args.get('name')}",
-                "name": args.args.get("name"),
-                "type": "String",
-                "value": "ami-0123456789abcdef0",
-                "insecureValue": "ami-0123456789abcdef0",
-                "version": 1,
-                "withDecryption": True,
-            },
             # us-east-1's Elastic Load Balancing account, which delivers ALB access logs there.
             "aws:elb/getServiceAccount:getServiceAccount": {
                 "id": "127311923021",
@@ -349,6 +338,9 @@ class AwsMocks(Mocks):
 
     def _ssm_parameter(self, name: str) -> dict[str, Any]:
         """AWS's public parameters the program reads; any other name is missing, as in AWS."""
+        if name.startswith("/aws/service/ami-amazon-linux-latest/"):
+            # The current Amazon Linux 2023 AMI (the multi-tier launch template reads it).
+            return self._parameter(name, "ami-0123456789abcdef0")
         powertools = re.fullmatch(r"/aws/service/powertools/python/(arm64|x86_64)/python3\.(\d+)/(\d+\.\d+\.\d+)", name)
         if powertools is None or powertools[3] in self.UNPUBLISHED_POWERTOOLS:
             # What the provider reports for a parameter that does not exist.
@@ -363,6 +355,9 @@ class AwsMocks(Mocks):
             f"arn:aws:lambda:{self.region}:017000801446:layer:"
             f"AWSLambdaPowertoolsPythonV3-python3{minor}-{arch}:{release.split('.')[1]}"
         )
+        return self._parameter(name, value)
+
+    def _parameter(self, name: str, value: str) -> dict[str, Any]:
         return {
             "id": name,
             "arn": f"arn:aws:ssm:{self.region}::parameter{name}",
