@@ -521,7 +521,8 @@ def test_load_without_aws_region_is_a_config_error(stack_settings) -> None:
     with pytest.raises(ConfigError) as info:
         load()
 
-    assert str(info.value).splitlines() == [HEADER, "  aws:region: must be an AWS region name such as us-east-1 (got None)"]
+    expected = "  aws:region: must be an AWS region name such as us-east-1 (got None)"
+    assert str(info.value).splitlines() == [HEADER, expected]
 
 
 def test_load_rejects_a_structured_environment(stack_settings) -> None:
