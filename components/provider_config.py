@@ -242,10 +242,12 @@ def _parse(setting: Setting, text: str) -> tuple[Any, list[str]]:
         if re.fullmatch(r"-?\d+", text):
             return int(text), []
         return None, [f"{path}: must be an integer (got {_short(text)})"]
-    try:
-        value = json.loads(text)
-    except (ValueError, RecursionError):
-        value = text
+    value: Any = text
+    if text[:1] in ("{", "["):  # structured values arrive as JSON, scalars as their text
+        try:
+            value = json.loads(text)
+        except (ValueError, RecursionError):
+            value = text
     problems = _check(setting.shape, value, path)
     return (None if problems else value), problems
 
