@@ -193,7 +193,8 @@ def _describe(error: Any) -> str:
         relative, _, message = message.removeprefix(CROSS_FIELD).partition(": ")
         return f"{_key_path((*loc, *relative.split('.')))}: {message}"
     got = "a value that is not shown" if _holds_secret(loc, error["input"]) else _short(error["input"])
-    hint = f"; {YAML12_HINT}" if kind == "bool_type" and error["input"] in YAML11_BOOLEANS else ""
+    yaml11 = kind == "bool_type" and isinstance(error["input"], str) and error["input"] in YAML11_BOOLEANS
+    hint = f"; {YAML12_HINT}" if yaml11 else ""
     return f"{path}: {message} (got {got}){hint}"
 
 

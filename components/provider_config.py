@@ -223,7 +223,7 @@ def _check(shape: Shape, value: Any, path: str) -> list[str]:
     expected = {"string": str, "boolean": bool, "integer": int, "number": (int, float)}[kind]
     if isinstance(value, expected) and not (kind != "boolean" and isinstance(value, bool)):
         return []
-    hint = f"; {YAML12_HINT}" if kind == "boolean" and value in YAML11_BOOLEANS else ""
+    hint = f"; {YAML12_HINT}" if kind == "boolean" and isinstance(value, str) and value in YAML11_BOOLEANS else ""
     return [f"{path}: must be a {kind} (got {_short(value)}){hint}"]
 
 
