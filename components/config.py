@@ -213,6 +213,17 @@ def _holds_secret(loc: tuple[int | str, ...], value: Any) -> bool:
     return False
 
 
+HEADER = "invalid stack configuration:"
+# The engine's own keys (`pulumi:`), read by the Pulumi CLI rather than the program; a stack file
+# may set them like any other key.
+PULUMI_KEYS = {
+    "disable-default-providers": "Packages for which the engine creates no default provider ('*': all).",
+    "tags": "Stack tags, as a map of names to values.",
+    "autonaming": "How the engine names resources whose physical name the program leaves to auto-naming.",
+}
+NAMESPACES = (NAMESPACE, provider_config.NAMESPACE, "pulumi")
+
+
 def validate(raw: dict[str, Any], region: Any, secret_keys: Collection[str] = ()) -> StackConfig:
     """Merge `raw` (the stack's own `aws-patterns:` keys) over its environment profile and validate the result.
 
@@ -240,17 +251,6 @@ def validate(raw: dict[str, Any], region: Any, secret_keys: Collection[str] = ()
     if problems:
         raise ConfigError(HEADER + "\n  " + "\n  ".join(sorted(set(problems))))
     return cfg
-
-
-HEADER = "invalid stack configuration:"
-# The engine's own keys (`pulumi:`), read by the Pulumi CLI rather than the program; a stack file
-# may set them like any other key.
-PULUMI_KEYS = {
-    "disable-default-providers": "Packages for which the engine creates no default provider ('*': all).",
-    "tags": "Stack tags, as a map of names to values.",
-    "autonaming": "How the engine names resources whose physical name the program leaves to auto-naming.",
-}
-NAMESPACES = (NAMESPACE, provider_config.NAMESPACE, "pulumi")
 
 
 def _problems(error: ConfigError) -> list[str]:
@@ -339,7 +339,10 @@ def guard_placeholders(cfg: StackConfig) -> None:
     found = placeholders(cfg)
     stack = pulumi.get_stack()
     if found and cfg.environment == "prod" and is_update():
-        raise ConfigError(f"stack '{stack}' is prod and refuses to deploy placeholders:\n  " + "\n  ".join(found))
+        raise ConfigError(
+            f"stack '{stack}': a prod update refuses placeholders; replace them before `pulumi up`:\n  "
+            + "\n  ".join(found)
+        )
     for line in found:
         pulumi.log.warn(f"stack '{stack}': {line}")
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import contextvars
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import pulumi.runtime.settings as pulumi_settings
 import pytest
@@ -27,6 +28,7 @@ GATEWAY = f"{NAMESPACE}:hybrid.customerGatewayIp"
 HYBRID = {"enabled": True, "customerGatewayIp": "198.51.100.7", "onPremisesCidrs": ["192.168.0.0/20"]}
 SUBSCRIBED = {"observability": {"alarmEmails": ["oncall@example.com"]}}
 REAL_GATEWAY = "52.95.110.1"
+T = TypeVar("T")
 
 
 class EngineMonitor:
@@ -49,14 +51,27 @@ class EngineMonitor:
         return response
 
 
+def as_deployed(run: Callable[[], T]) -> T:
+    """`run()` with the program given an engine-like monitor instead of the mocks' own.
+
+    It runs in a copy of the current context, so the runtime settings it leaves behind (that
+    monitor, up mode) do not reach the tests that follow.
+    """
+
+    def swapped() -> T:
+        original = offline.RecordingMonitor
+        offline.RecordingMonitor = EngineMonitor  # type: ignore[misc,assignment]
+        try:
+            return run()
+        finally:
+            offline.RecordingMonitor = original  # type: ignore[misc]
+
+    return contextvars.copy_context().run(swapped)
+
+
 def deployed(stack: str, config: dict[str, str] | None = None, preview: bool = False) -> Run:
     """`stack` run as by the engine (preview or update) rather than under the offline engine's mocks."""
-    original = offline.RecordingMonitor
-    offline.RecordingMonitor = EngineMonitor  # type: ignore[misc,assignment]
-    try:
-        return run_program(stack, preview=preview, config=config)
-    finally:
-        offline.RecordingMonitor = original  # type: ignore[misc]
+    return as_deployed(lambda: run_program(stack, preview=preview, config=config))
 
 
 def with_keys(stack: str, **blocks: dict[str, Any]) -> dict[str, str]:
@@ -154,28 +169,18 @@ def test_the_simulated_deployment_is_seen_as_an_update_and_the_mocks_are_not() -
     def program() -> None:
         seen.append(is_update())
 
-    original = offline.RecordingMonitor
-    offline.RecordingMonitor = EngineMonitor  # type: ignore[misc,assignment]
-    try:
-        run_program("dev", preview=False, program=program)
-        run_program("dev", preview=True, program=program)
-    finally:
-        offline.RecordingMonitor = original  # type: ignore[misc]
+    as_deployed(lambda: run_program("dev", preview=False, program=program))
+    as_deployed(lambda: run_program("dev", preview=True, program=program))
     run_program("dev", preview=False, program=program)
     assert seen == [True, False, False]
 
 
 def test_a_real_update_of_shipped_prod_refuses_naming_each_key_and_registers_nothing() -> None:
     monitors: list[Any] = []
-    original = offline.RecordingMonitor
-    offline.RecordingMonitor = EngineMonitor  # type: ignore[misc,assignment]
-    try:
-        with pytest.raises(ConfigError) as info:
-            run_program("prod", preview=False, monitors=monitors)
-    finally:
-        offline.RecordingMonitor = original  # type: ignore[misc]
+    with pytest.raises(ConfigError) as info:
+        as_deployed(lambda: run_program("prod", preview=False, monitors=monitors))
     message = str(info.value)
-    assert message.startswith("stack 'prod' ")
+    assert message.startswith("stack 'prod': a prod update refuses placeholders")
     assert f"\n  {ALARMS}: " in message
     assert f"\n  {GATEWAY}: 198.51.100.7 " in message
     assert [req.type for req, _ in monitors[0].requests if req.type != "pulumi:pulumi:Stack"] == []
