@@ -33,7 +33,7 @@ from pulumi_aws import _inputs
 
 NAMESPACE = "aws"
 # Set from the stack's own config by the program (components/naming.py), so never forwarded.
-REGION = "region"
+REGION_KEY = "region"
 # The program sets the provider's default tags itself (project, stack, environment, managed-by
 # and the stack's aws-patterns:tags); a second source would silently lose one of the two.
 PROGRAM_OWNED = {"defaultTags": "the program sets the provider's default tags; put extra tags in aws-patterns:tags"}
@@ -187,7 +187,7 @@ def unknown_key(path: str, key: str, candidates: Iterable[str], prefix: str = ""
     if suggestion:
         message += f"; did you mean {prefix}{suggestion}?"
     if listed and len(candidates) <= MAX_LISTED_KEYS:
-        message += f"{' A' if suggestion else '; a'}llowed keys here: {', '.join(candidates)}"
+        message += (" Allowed" if suggestion else "; allowed") + f" keys here: {', '.join(candidates)}"
     return message
 
 
@@ -263,7 +263,7 @@ def read(values: Mapping[str, str], secret_keys: Collection[str] = ()) -> tuple[
     for key, text in sorted(values.items()):
         setting = SETTINGS[key]
         path = f"{NAMESPACE}:{key}"
-        if key == REGION:
+        if key == REGION_KEY:
             continue
         if key in PROGRAM_OWNED:
             problems.append(f"{path}: not accepted: {PROGRAM_OWNED[key]}")
