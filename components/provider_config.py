@@ -196,6 +196,12 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def _part(key: Any) -> str:
+    """A key as a part of a path; repr() keeps a hostile one (a newline) on its message's line."""
+    text = str(key)
+    return text if re.fullmatch(r"[A-Za-z0-9_-]+", text) else repr(text)
+
+
 def _check(shape: Shape, value: Any, path: str) -> list[str]:
     """Problems of a JSON value against `shape`, each naming the full key."""
     kind = shape.kind
@@ -206,7 +212,7 @@ def _check(shape: Shape, value: Any, path: str) -> list[str]:
         problems = []
         for key, item in value.items():
             if key not in fields:
-                problems.append(unknown_key(f"{path}.{key}", str(key), fields, prefix=f"{path}."))
+                problems.append(unknown_key(f"{path}.{_part(key)}", str(key), fields, prefix=f"{path}."))
             else:
                 problems += _check(fields[key].shape, item, f"{path}.{key}")
         return problems
@@ -214,7 +220,7 @@ def _check(shape: Shape, value: Any, path: str) -> list[str]:
         if not isinstance(value, dict):
             return [f"{path}: must be an object (got {_short(value)})"]
         assert shape.items is not None
-        return [p for key, item in value.items() for p in _check(shape.items, item, f"{path}.{key}")]
+        return [p for key, item in value.items() for p in _check(shape.items, item, f"{path}.{_part(key)}")]
     if kind == "array":
         if not isinstance(value, list):
             return [f"{path}: must be a list (got {_short(value)})"]

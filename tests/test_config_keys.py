@@ -101,6 +101,17 @@ def test_a_hostile_key_stays_on_its_line() -> None:
     assert line.startswith("'evil:\\nkey': unknown key")
 
 
+@pytest.mark.parametrize(
+    ("values", "starts"),
+    [
+        ({"aws:endpoints": [{"\n": None}]}, "aws:endpoints[0].'\\n': unknown key"),
+        ({"aws:assumeRoles": [{"tags": {"a\nb": 1}}]}, "aws:assumeRoles[0].tags.'a\\nb': must be a string"),
+    ],
+)
+def test_a_hostile_nested_provider_key_stays_on_its_line(values: dict[str, Any], starts: str) -> None:
+    assert only(values).startswith(starts)
+
+
 @pytest.mark.parametrize("key", sorted(PULUMI_KEYS))
 def test_the_engine_s_keys_are_accepted(key: str) -> None:
     validate_stack({**GOOD, f"pulumi:{key}": '["*"]'})

@@ -273,6 +273,7 @@ def check_stack_outcome(values: dict[str, str], secret_keys: list[str]) -> None:
 
 @SETTINGS
 @given(key=st.sampled_from(AWS_KEYS), value=engine_text, secret=st.booleans())
+@example(key="endpoints", value='[{"\\n": null}]', secret=False)
 def test_hostile_value_of_a_provider_key(key: str, value: str, secret: bool) -> None:
     values = {"aws:region": REGION, f"{NAMESPACE}:environment": "dev", f"aws:{key}": value}
     check_stack_outcome(values, [f"aws:{key}"] if secret else [])
