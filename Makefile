@@ -1,11 +1,14 @@
 # Quick start: `make plan` (offline plan of a stack) and `make test` (lint + the whole suite).
 # Both create .venv and install the pinned requirements on first use; `make setup` does only that.
+# `make plan STACK=dev FILE=my.yaml` (and `make review ... FILE=...`) read a stack file of your own.
 STACK ?= dev
 BASE  ?= HEAD
+FILE  ?=
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
+FILE_ARG = $(if $(FILE),--file '$(FILE)')
 
-.PHONY: setup plan diagrams docs review cost diff snapshots test lint format bench clean
+.PHONY: setup plan diagrams docs review cost diff snapshots schema test lint format bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -16,10 +19,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 setup: $(VENV)/.installed
 
 # The plan ends with the Well-Architected review, the diagram and dev vs prod cost, and fails
-# on mandatory findings; the diagram is written first so it is updated either way.
+# on mandatory findings; the committed diagram is written first so it is updated either way
+# (not for a FILE of your own, which has no committed diagram; the plan still prints it).
 plan: setup
-	$(PY) -m tools.diagram $(STACK)
-	$(PY) -m tools.plan $(STACK)
+	$(if $(FILE),,$(PY) -m tools.diagram $(STACK))
+	$(PY) -m tools.plan $(STACK) $(FILE_ARG)
 
 # Regenerate docs/diagrams/<stack>.md for every stack and the diagrams in the docs pages.
 diagrams: setup
@@ -32,7 +36,7 @@ docs: setup
 	$(PY) -m tools.diagram
 
 review: setup
-	$(PY) -m tools.review $(STACK)
+	$(PY) -m tools.review $(STACK) $(FILE_ARG)
 
 cost: setup
 	$(PY) -m tools.cost
@@ -46,6 +50,10 @@ diff: setup
 # Rewrite snapshots/<stack>.txt (every URN) after a deliberate change of resource identities.
 snapshots: setup
 	$(PY) -m tools.snapshots
+
+# Regenerate schema/stack.schema.json (editors validate stack files with it) from the config model.
+schema: setup
+	$(PY) -m tools.schema
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -1,12 +1,19 @@
 """The stack configuration: one pydantic schema, validated before any resource exists.
 
-`load()` reads every `aws-patterns:*` key of the running stack, merges it over the defaults of
-the stack's environment profile (`PROFILES`: the shared blocks in components/defaults.py and
-each pattern's own in components/<pattern>/defaults.py) and validates the result against
-`StackConfig`: the shared blocks (components/schema.py) plus one block per registered pattern
-(components/patterns.py). Any problem raises `ConfigError`, a `pulumi.RunError`, so the CLI
-prints the message without a traceback. Each line of the message names the full key
-(`aws-patterns:network.cidr`), the bad value and what is allowed.
+`load()` reads every key of the running stack, as the engine passes it, and accounts for each
+(`validate_stack`): the `aws-patterns:*` keys are merged over the defaults of the stack's
+environment profile (`PROFILES`: the shared blocks in components/defaults.py and each pattern's
+own in components/<pattern>/defaults.py) and validated against `StackConfig`: the shared blocks
+(components/schema.py) plus one block per registered pattern (components/patterns.py). The
+`aws:*` keys are checked against the AWS provider's own settings and forwarded to the program's
+explicit provider (components/provider_config.py); the engine's `pulumi:*` keys pass; any other
+key is a mistake, reported with the key it most likely meant. Any problem raises `ConfigError`,
+a `pulumi.RunError`, so the CLI prints the message without a traceback. Each line of the message
+names the full key (`aws-patterns:network.cidr`), the bad value and what is allowed.
+
+Then `guard_placeholders()`: values that plan but must not be deployed to production (an
+example VPN address, alarms that notify nobody) are a warning in a preview and refuse a real
+update of a prod stack.
 """
 
 from __future__ import annotations
@@ -14,12 +21,15 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Annotated, Any
 
 import pulumi
-from pydantic import AfterValidator, BaseModel, Field, ValidationError, create_model, model_validator
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.mocks import MockMonitor
+from pydantic import AfterValidator, BaseModel, Field, PrivateAttr, ValidationError, create_model, model_validator
 
+from components import provider_config
 from components.defaults import (
     ACCESS_LOGS,
     COMMON,
@@ -33,6 +43,7 @@ from components.defaults import (
     deep_merge,
 )
 from components.patterns import PATTERNS
+from components.provider_config import YAML11_BOOLEANS, YAML12_HINT, unknown_key
 from components.schema import (
     CROSS_FIELD,
     REGION,
@@ -51,7 +62,16 @@ from components.schema import (
     borrowed_network_fits,
 )
 
-__all__ = ["PROFILES", "ConfigError", "StackConfig", "load", "validate"]
+__all__ = [
+    "PROFILES",
+    "PULUMI_KEYS",
+    "ConfigError",
+    "StackConfig",
+    "guard_placeholders",
+    "load",
+    "validate",
+    "validate_stack",
+]
 
 # Every block's defaults per environment: the shared blocks, then one per pattern.
 BLOCKS: dict[str, dict[str, dict[str, Any]]] = {
@@ -109,6 +129,8 @@ class _Stack(Model):
     """The regional WAFv2 web ACL in front of the REST API stage and the internet-facing ALB."""
     access_logs: AccessLogs
     """The stack's S3 server-access-log bucket, which the patterns' buckets log requests into."""
+    # The stack's `aws:*` settings as `aws.Provider` arguments (validate_stack); not a config block.
+    _provider_settings: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _zones_in_region(self) -> _Stack:
@@ -138,6 +160,11 @@ class _Stack(Model):
         # The patterns that live in the VPC get it built rather than failing for want of it.
         return self.network.enabled or any(getattr(self, p.attribute).enabled for p in PATTERNS if p.in_vpc)
 
+    @property
+    def provider_settings(self) -> dict[str, Any]:
+        """The stack's `aws:*` keys (other than the region) as `aws.Provider` keyword arguments."""
+        return dict(self._provider_settings)
+
 
 StackConfig = create_model(  # type: ignore[call-overload]
     "StackConfig",
@@ -145,18 +172,6 @@ StackConfig = create_model(  # type: ignore[call-overload]
     __doc__="The whole `aws-patterns:` namespace of one stack, after profile defaults are merged in.",
     **{p.attribute: (p.model, ...) for p in PATTERNS},
 )
-
-
-def _raw_namespace() -> dict[str, Any]:
-    """Every `aws-patterns:*` key the engine passed to this program, structured values decoded."""
-    merged = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
-    values: dict[str, Any] = {}
-    for full_key, value in merged.items():
-        namespace, _, key = full_key.partition(":")
-        if namespace != NAMESPACE:
-            continue
-        values[key] = _decode(value)
-    return values
 
 
 def _decode(value: Any) -> Any:
@@ -207,7 +222,8 @@ def _describe(error: Any) -> str:
     path = "aws:region" if loc == ("region",) else _key_path(loc)
     kind = error["type"]
     if kind == "extra_forbidden":
-        return f"{path}: unknown key; allowed keys here: {', '.join(_allowed_keys(loc))}"
+        parent = _key_path(loc[:-1]) + ("." if len(loc) > 1 else "")
+        return unknown_key(path, str(loc[-1]), _allowed_keys(loc), prefix=parent)
     if kind == "missing":
         return f"{path}: required but not set"
     message = error["msg"].removeprefix("Value error, ")
@@ -215,7 +231,9 @@ def _describe(error: Any) -> str:
         relative, _, message = message.removeprefix(CROSS_FIELD).partition(": ")
         return f"{_key_path((*loc, *relative.split('.')))}: {message}"
     got = "a value that is not shown" if _holds_secret(loc, error["input"]) else _short(error["input"])
-    return f"{path}: {message} (got {got})"
+    yaml11 = kind == "bool_type" and isinstance(error["input"], str) and error["input"] in YAML11_BOOLEANS
+    hint = f"; {YAML12_HINT}" if yaml11 else ""
+    return f"{path}: {message} (got {got}){hint}"
 
 
 # Keys whose values are secrets: an error message names the key but never repeats the value,
@@ -233,8 +251,19 @@ def _holds_secret(loc: tuple[int | str, ...], value: Any) -> bool:
     return False
 
 
+HEADER = "invalid stack configuration:"
+# The engine's own keys (`pulumi:`), read by the Pulumi CLI rather than the program; a stack file
+# may set them like any other key.
+PULUMI_KEYS = {
+    "disable-default-providers": "Packages for which the engine creates no default provider ('*': all).",
+    "tags": "Stack tags, as a map of names to values.",
+    "autonaming": "How the engine names resources whose physical name the program leaves to auto-naming.",
+}
+NAMESPACES = (NAMESPACE, provider_config.NAMESPACE, "pulumi")
+
+
 def validate(raw: dict[str, Any], region: Any, secret_keys: Collection[str] = ()) -> StackConfig:
-    """Merge `raw` (the stack's own keys) over its environment profile and validate the result.
+    """Merge `raw` (the stack's own `aws-patterns:` keys) over its environment profile and validate the result.
 
     `secret_keys` are the keys of `raw` the engine marks secret (set with `--secret`); values
     that must be secret, such as pre-shared keys, are refused anywhere else.
@@ -246,23 +275,121 @@ def validate(raw: dict[str, Any], region: Any, secret_keys: Collection[str] = ()
             f"{NAMESPACE}:environment: must be one of {sorted(PROFILES)} (got {got}); "
             "it selects the profile that supplies every default"
         )
+    problems = []
     if not isinstance(region, str) or not REGION.fullmatch(region):
-        raise ConfigError(f"aws:region: must be an AWS region name such as us-east-1 (got {_short(region)})")
+        problems.append(f"aws:region: must be an AWS region name such as us-east-1 (got {_short(region)})")
     if "region" in raw:
-        raise ConfigError(f"{NAMESPACE}:region: unknown key; the region is set with aws:region")
-    merged = deep_merge(PROFILES[environment], raw)
+        problems.append(f"{NAMESPACE}:region: unknown key; the region is set with aws:region")
+    merged = deep_merge(PROFILES[environment], {k: v for k, v in raw.items() if k != "region"})
     try:
-        return StackConfig.model_validate({**merged, "region": region}, context={"secret_keys": frozenset(secret_keys)})
+        cfg = StackConfig.model_validate({**merged, "region": region}, context={"secret_keys": frozenset(secret_keys)})
     except ValidationError as exc:
-        lines = sorted({_describe(e) for e in exc.errors()})
-        raise ConfigError("invalid stack configuration:\n  " + "\n  ".join(lines)) from None
+        # A bad region is reported once, above; the rest of the stack is still checked.
+        problems += [_describe(e) for e in exc.errors() if not (problems and tuple(e["loc"]) == ("region",))]
+    if problems:
+        raise ConfigError(HEADER + "\n  " + "\n  ".join(sorted(set(problems))))
+    return cfg
+
+
+def _problems(error: ConfigError) -> list[str]:
+    lines = str(error).split("\n")
+    return [line.removeprefix("  ") for line in lines[1:]] if lines[0] == HEADER else lines
+
+
+def _known_keys() -> list[str]:
+    """Every top-level key a stack file may set, with its namespace."""
+    project = [f"{NAMESPACE}:{f.alias}" for name, f in StackConfig.model_fields.items() if f.alias and name != "region"]
+    return project + [f"aws:{key}" for key in provider_config.SETTINGS] + [f"pulumi:{key}" for key in PULUMI_KEYS]
+
+
+def validate_stack(values: Mapping[str, str], secret_keys: Collection[str] = ()) -> StackConfig:
+    """Validate a stack's whole configuration as the engine passes it to the program.
+
+    `values` maps full keys (`aws:region`, `aws-patterns:network`) to strings, structured values
+    as JSON; `secret_keys` are the full keys set with `--secret`. Every key is accounted for: the
+    project's against StackConfig, the provider's against what pulumi-aws accepts, the engine's
+    by name; anything else is reported with the known key it most likely meant. All problems are
+    raised together, as one ConfigError.
+    """
+    raw: dict[str, Any] = {}
+    provider_values: dict[str, str] = {}
+    problems: list[str] = []
+    for full_key, value in values.items():
+        namespace, _, key = full_key.partition(":")
+        if namespace == NAMESPACE:
+            raw[key] = _decode(value)
+        elif namespace == provider_config.NAMESPACE and key in provider_config.SETTINGS:
+            provider_values[key] = value
+        elif not (namespace == "pulumi" and key in PULUMI_KEYS):
+            # Keys come from the user: repr() keeps a hostile one (newlines) on its line.
+            shown = full_key if re.fullmatch(r"[\w.:-]+", full_key, re.ASCII) else repr(full_key)
+            problems.append(
+                unknown_key(shown, full_key, _known_keys(), listed=False)
+                + ("" if namespace in NAMESPACES else f" (a stack file's namespaces: {', '.join(NAMESPACES)})")
+            )
+    provider_settings, provider_problems = provider_config.read(
+        provider_values, [k.partition(":")[2] for k in secret_keys if k.startswith("aws:")]
+    )
+    problems += provider_problems
+    cfg = None
+    try:
+        cfg = validate(raw, values.get("aws:region"), [k for k in raw if f"{NAMESPACE}:{k}" in secret_keys])
+    except ConfigError as exc:
+        problems += _problems(exc)
+    if problems or cfg is None:
+        raise ConfigError(HEADER + "\n  " + "\n  ".join(sorted(set(problems))))
+    cfg._provider_settings = provider_settings
+    return cfg
+
+
+def is_update() -> bool:
+    """Whether this run is a real `pulumi up`: not a preview, and not a run under mocks.
+
+    The offline engine (tools/offline.py) also runs the program in up mode, under
+    `pulumi.runtime.set_mocks`, to compute outputs for the review and the tests; that installs a
+    MockMonitor where a deployment has the engine's gRPC monitor (and code that merely loads the
+    config, with no engine at all, has none). The monitor is chosen by the process that starts
+    the program, so no config key, file or flag of this project can make one look like the other.
+    """
+    monitor = pulumi_settings.get_monitor()
+    return not pulumi.runtime.is_dry_run() and monitor is not None and not isinstance(monitor, MockMonitor)
+
+
+def placeholders(cfg: StackConfig) -> list[str]:
+    """Values that plan but must not reach production, one line each naming the key."""
+    found = []
+    alarms = cfg.observability
+    deaf = alarms.enabled and not alarms.alarm_emails and not alarms.alarm_https_endpoints
+    if cfg.environment == "prod" and deaf:
+        found.append(
+            f"{NAMESPACE}:observability.alarmEmails: prod alarms notify nobody; list on-call addresses "
+            "in observability.alarmEmails or observability.alarmHttpsEndpoints"
+        )
+    for pattern in PATTERNS:
+        for check in pattern.placeholders:
+            found += check(cfg)
+    return found
+
+
+def guard_placeholders(cfg: StackConfig) -> None:
+    """Warn about placeholders, once per program run and naming the stack; refuse them in a
+    real update of a prod stack (raises ConfigError before any resource is registered)."""
+    found = placeholders(cfg)
+    stack = pulumi.get_stack()
+    if found and cfg.environment == "prod" and is_update():
+        raise ConfigError(
+            f"stack '{stack}': a prod update refuses placeholders; replace them before `pulumi up`:\n  "
+            + "\n  ".join(found)
+        )
+    for line in found:
+        pulumi.log.warn(f"stack '{stack}': {line}")
 
 
 def load() -> StackConfig:
-    """Read and validate the running stack's configuration (raises ConfigError)."""
-    raw = _raw_namespace()
-    from_env = set(pulumi.runtime.get_config_secret_keys_env())
-    secret_keys = [
-        key for key in raw if f"{NAMESPACE}:{key}" in from_env or pulumi.runtime.is_config_secret(f"{NAMESPACE}:{key}")
-    ]
-    return validate(raw, pulumi.Config("aws").get("region"), secret_keys)
+    """Read, validate and guard the running stack's configuration (raises ConfigError)."""
+    values = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
+    secret_keys = set(pulumi.runtime.get_config_secret_keys_env())
+    secret_keys.update(key for key in values if pulumi.runtime.is_config_secret(key))
+    cfg = validate_stack(values, secret_keys)
+    guard_placeholders(cfg)
+    return cfg

@@ -104,9 +104,14 @@ def partition(parent: pulumi.Resource) -> pulumi.Output[str]:
 
 
 def build_provider(cfg: StackConfig) -> aws.Provider:
-    """The explicit AWS provider every component uses (region and default tags from config)."""
+    """The explicit AWS provider every component uses (region and default tags from config).
+
+    An explicit provider does not read `aws:*` stack config, so the stack's other `aws:` keys
+    (profile, assumeRoles, allowedAccountIds...) are passed to it (components/provider_config.py).
+    """
     return aws.Provider(
         "aws",
         region=cfg.region,
         default_tags=aws.ProviderDefaultTagsArgs(tags=standard_tags(cfg, pulumi.get_stack())),
+        **cfg.provider_settings,
     )

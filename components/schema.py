@@ -600,7 +600,10 @@ class Pattern:
     the block's value per environment profile. `in_vpc` patterns make the stack build the
     network. `checks` are rules that relate the block to the rest of the stack (the network,
     the region); each takes the validated StackConfig and raises ValueError(f"{CROSS_FIELD}<key
-    relative to the stack>: ...") so the message names the key to change.
+    relative to the stack>: ...") so the message names the key to change. `placeholders` find
+    values that plan but must not reach production (an example address): each returns lines
+    `<full key>: <why>`; a preview warns about them, a real update of a prod stack refuses them
+    (components/config.py `guard_placeholders`).
     """
 
     key: str
@@ -610,6 +613,7 @@ class Pattern:
     docs: str
     in_vpc: bool = False
     checks: tuple[Callable[[Any], None], ...] = field(default_factory=tuple)
+    placeholders: tuple[Callable[[Any], list[str]], ...] = field(default_factory=tuple)
 
     @property
     def attribute(self) -> str:

@@ -50,9 +50,17 @@ def line_for(lines: list[str], path: str) -> str:
 
 
 def allowed_keys(line: str) -> set[str]:
-    marker = "unknown key; allowed keys here: "
+    assert ": unknown key" in line, line
+    marker = "llowed keys here: "  # "; allowed", or "? Allowed" after a suggestion
     assert marker in line, line
     return set(line.split(marker, 1)[1].split(", "))
+
+
+def suggestion(line: str) -> str | None:
+    """The key an unknown-key line suggests (`did you mean <key>?`), or None."""
+    if "; did you mean " not in line:
+        return None
+    return line.split("; did you mean ", 1)[1].split("?", 1)[0]
 
 
 def dev(**blocks: object) -> dict:
@@ -125,6 +133,7 @@ def test_unknown_top_level_key_names_the_full_path_and_the_allowed_keys() -> Non
     line = line_for(lines, f"{NAMESPACE}:netwrok")
     assert allowed_keys(line) == {"environment", "tags", *PROFILES["dev"]}
     assert "region" not in allowed_keys(line)  # the region is set with aws:region
+    assert suggestion(line) == f"{NAMESPACE}:network"
 
 
 def test_unknown_network_key_names_the_full_path_and_the_allowed_keys() -> None:
@@ -132,6 +141,7 @@ def test_unknown_network_key_names_the_full_path_and_the_allowed_keys() -> None:
 
     line = line_for(lines, f"{NAMESPACE}:network.natStratgy")
     assert allowed_keys(line) == {"availabilityZones", *PROFILES["dev"]["network"]}
+    assert suggestion(line) == f"{NAMESPACE}:network.natStrategy"
     assert len(lines) == 1
 
 
@@ -140,6 +150,7 @@ def test_unknown_key_two_levels_deep_names_the_full_path_and_the_allowed_keys() 
 
     line = line_for(lines, f"{NAMESPACE}:network.flowLogs.trafficTyp")
     assert allowed_keys(line) == set(PROFILES["dev"]["network"]["flowLogs"])
+    assert suggestion(line) == f"{NAMESPACE}:network.flowLogs.trafficType"
 
 
 def test_unknown_common_key_names_the_full_path_and_the_allowed_keys() -> None:
@@ -147,6 +158,21 @@ def test_unknown_common_key_names_the_full_path_and_the_allowed_keys() -> None:
 
     line = line_for(lines, f"{NAMESPACE}:common.logRetention")
     assert allowed_keys(line) == set(PROFILES["dev"]["common"])
+    assert suggestion(line) == f"{NAMESPACE}:common.logRetentionDays"
+
+
+def test_an_unknown_key_far_from_every_allowed_one_suggests_nothing() -> None:
+    line = line_for(problems(dev(network={"zzzzzz": 1})), f"{NAMESPACE}:network.zzzzzz")
+
+    assert suggestion(line) is None
+    assert allowed_keys(line) == {"availabilityZones", *PROFILES["dev"]["network"]}
+
+
+@pytest.mark.parametrize("typo", ["Network", "NETWORK"])
+def test_a_key_in_the_wrong_case_suggests_the_right_one(typo: str) -> None:
+    line = line_for(problems(dev(**{typo: {"enabled": True}})), f"{NAMESPACE}:{typo}")
+
+    assert suggestion(line) == f"{NAMESPACE}:network"
 
 
 def test_an_unknown_key_containing_a_newline_stays_on_its_own_line() -> None:
@@ -456,7 +482,6 @@ def test_load_reads_the_namespace_and_decodes_structured_values(stack_settings) 
             "aws-patterns:network": '{"enabled": true, "azCount": 3, "flowLogs": {"trafficType": "ALL"}}',
             "aws-patterns:tags": '{"cost-center": "platform"}',
             "aws:region": "eu-west-1",
-            "other-project:network": '{"enabled": "not ours"}',
         }
     )
 
@@ -496,7 +521,8 @@ def test_load_without_aws_region_is_a_config_error(stack_settings) -> None:
     with pytest.raises(ConfigError) as info:
         load()
 
-    assert str(info.value).startswith("aws:region:")
+    expected = "  aws:region: must be an AWS region name such as us-east-1 (got None)"
+    assert str(info.value).splitlines() == [HEADER, expected]
 
 
 def test_load_rejects_a_structured_environment(stack_settings) -> None:
@@ -505,7 +531,8 @@ def test_load_rejects_a_structured_environment(stack_settings) -> None:
     with pytest.raises(ConfigError) as info:
         load()
 
-    assert str(info.value).startswith(f"{NAMESPACE}:environment:")
+    (line,) = str(info.value).splitlines()[1:]
+    assert line.startswith(f"  {NAMESPACE}:environment:")
 
 
 @pytest.mark.parametrize("stack", STACKS)

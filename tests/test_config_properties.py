@@ -9,9 +9,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from components.config import PROFILES, ConfigError, StackConfig, _decode, validate
+from components.config import PROFILES, ConfigError, StackConfig, _decode, validate, validate_stack
 from components.defaults import LOG_RETENTION_DAYS, NAMESPACE
 from components.network import TIERS, subnet_cidrs
+from components.provider_config import SETTINGS as PROVIDER_SETTINGS
+from tools.offline import StackFileError, config_values
 
 SETTINGS = settings(
     max_examples=200,
@@ -247,3 +249,51 @@ finite_json = st.recursive(
 @given(value=st.one_of(st.lists(finite_json, max_size=5), st.dictionaries(st.text(max_size=12), finite_json)))
 def test_decode_round_trips_structured_values_the_engine_encodes(value: object) -> None:
     assert _decode(json.dumps(value)) == value
+
+
+# --- every namespace, as the engine passes it ---------------------------------------------------------
+
+AWS_KEYS = sorted(PROVIDER_SETTINGS)
+engine_text = st.one_of(st.text(max_size=30), json_like.map(json.dumps))
+
+
+def check_stack_outcome(values: dict[str, str], secret_keys: list[str]) -> None:
+    """validate_stack() accepts or raises one ConfigError whose every line names a key; never crashes."""
+    try:
+        cfg = validate_stack(values, secret_keys)
+    except ConfigError as exc:
+        lines = str(exc).split("\n")
+        assert lines[0] == HEADER and len(lines) > 1, lines
+        assert all(line.startswith("  ") and ": " in line for line in lines[1:]), lines
+        return
+    # Only known keys got through, and only the provider's arguments reach the provider.
+    assert all(k.partition(":")[0] in ("aws-patterns", "aws", "pulumi") for k in values)
+    assert set(cfg.provider_settings) <= {s.argument for s in PROVIDER_SETTINGS.values()}
+
+
+@SETTINGS
+@given(key=st.sampled_from(AWS_KEYS), value=engine_text, secret=st.booleans())
+@example(key="endpoints", value='[{"\\n": null}]', secret=False)
+def test_hostile_value_of_a_provider_key(key: str, value: str, secret: bool) -> None:
+    values = {"aws:region": REGION, f"{NAMESPACE}:environment": "dev", f"aws:{key}": value}
+    check_stack_outcome(values, [f"aws:{key}"] if secret else [])
+
+
+@SETTINGS
+@given(keys=st.dictionaries(st.text(min_size=1, max_size=30), engine_text, max_size=4))
+def test_arbitrary_keys_are_accepted_only_when_known(keys: dict[str, str]) -> None:
+    values = {"aws:region": REGION, f"{NAMESPACE}:environment": "dev", **keys}
+    check_stack_outcome(values, [])
+
+
+@SETTINGS
+@given(text=st.text(max_size=200))
+def test_reading_any_text_as_a_stack_file_is_a_result_or_a_stack_file_error(text: str, tmp_path_factory) -> None:
+    path = tmp_path_factory.mktemp("stack") / "Pulumi.any.yaml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        values = config_values(path)
+    except StackFileError as exc:
+        assert str(exc).startswith(str(path)), str(exc)
+        return
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in values.items())

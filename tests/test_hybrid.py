@@ -317,16 +317,3 @@ def test_tunnel_outside_addresses_exported(hybrid_run: Run) -> None:
     else:
         assert exported["tunnelOutsideAddresses"] == [vpn.outputs["tunnel1Address"], vpn.outputs["tunnel2Address"]]
         assert exported["vpnConnectionId"] == vpn.id
-
-
-# --- the documentation-address example ----------------------------------------------------------
-
-
-@pytest.mark.parametrize(("address", "warns"), [("198.51.100.7", True), ("203.0.113.1", True), ("52.95.110.1", False)])
-def test_documentation_address_warns(address: str, warns: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    warnings: list[str] = []
-    monkeypatch.setattr(pulumi.log, "warn", lambda msg, *a, **k: warnings.append(msg))
-    _component_run({"customerGatewayIp": address})
-    mine = [w for w in warnings if "hybrid.customerGatewayIp" in w]
-    assert bool(mine) is warns
-    assert all(address in w for w in mine)

@@ -22,7 +22,8 @@ from typing import Any
 
 import yaml
 
-from tools.offline import STACKS, Registered, Run, run_cached
+from tools import cli
+from tools.offline import Registered, Run, run_cached
 
 PRICES_FILE = Path(__file__).resolve().parent / "prices.yaml"
 
@@ -392,15 +393,14 @@ def render(runs: dict[str, Run], prices: Prices) -> str:
     return "\n".join(out)
 
 
+@cli.command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stacks", nargs="*", metavar="stack", help="default: dev prod")
     args = parser.parse_args(argv)
     stacks = args.stacks or ["dev", "prod"]
-    unknown = sorted(set(stacks) - set(STACKS))
-    if unknown:
-        parser.error(f"no stack file for {', '.join(unknown)}")
-    runs = {stack: run_cached(stack, preview=False) for stack in stacks}
+    configs = {stack: cli.stack_config(stack) for stack in stacks}
+    runs = {stack: run_cached(stack, preview=False, config=configs[stack]) for stack in stacks}
     print(render(runs, Prices.load()))
     return 0
 

@@ -24,7 +24,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools import regions
+from tools import cli, regions
 from tools.offline import ROOT, STACKS, Registered, Run, run_cached
 
 DIAGRAMS = ROOT / "docs" / "diagrams"
@@ -211,14 +211,14 @@ def expected_files(stacks: list[str]) -> dict[Path, str]:
     return files
 
 
+@cli.command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stacks", nargs="*", metavar="stack", help=f"default: all of {', '.join(STACKS)}")
     parser.add_argument("--check", action="store_true", help="only report stale copies (exit 1)")
     args = parser.parse_args(argv)
-    unknown = sorted(set(args.stacks) - set(STACKS))
-    if unknown:
-        parser.error(f"no stack file for {', '.join(unknown)}")
+    for stack in args.stacks or STACKS:
+        cli.stack_config(stack)
     stale = []
     for path, content in expected_files(args.stacks or STACKS).items():
         if not path.exists() or path.read_text() != content:

@@ -13,6 +13,9 @@ test suite all run the program through it. No CLI, no credentials, no AWS.
   (`<org>/aws-patterns/<stack>`) is answered with that stack's own offline outputs (its up-mode
   run), so an app stack that borrows the network stack's VPC plans against what that stack
   really exports; `run_program(references=...)` answers any other stack name.
+- Stack files are read as Pulumi reads them: YAML 1.2 (`yes` is a string, not a boolean),
+  duplicate keys refused, structured values handed to the program as JSON. A file that cannot be
+  read that way raises `StackFileError` naming the file and the line.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
+import math
 import re
 import runpy
 from collections.abc import Callable
@@ -29,15 +34,19 @@ from typing import Any
 
 import pulumi
 import pulumi.runtime.settings as pulumi_settings
-import yaml
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
+from ruamel.yaml import YAML
+from ruamel.yaml.constructor import RoundTripConstructor
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from components.provider_config import closest
+from components.schema import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "__main__.py"
-PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
 ACCOUNT = "123456789012"
 STACKS = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
@@ -79,6 +88,8 @@ class Run:
     preview: bool
     resources: list[Registered] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    # What the program reported with pulumi.log.warn, in order (the engine would print them).
+    warnings: list[str] = field(default_factory=list)
 
     def by_type(self, type_: str) -> list[Registered]:
         return [r for r in self.resources if r.type == type_]
@@ -394,10 +405,181 @@ class RecordingMonitor(MockMonitor):
         return super().Invoke(request)
 
 
-def stack_config(stack: str, path: str | Path | None = None) -> dict[str, str]:
+class StackFileError(ConfigError):
+    """A stack file that cannot be read as one: missing, not YAML, or not shaped like a stack file."""
+
+
+# The top-level keys of a stack file (Pulumi's stack settings file reference).
+STACK_FILE_KEYS = ("config", "environment", "encryptedkey", "encryptionsalt", "secretsprovider")
+
+
+class _Constructor(RoundTripConstructor):
+    """Timestamps stay the text they were written as: Pulumi's YAML decoder keeps them as strings."""
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_scalar)
+
+
+def _yaml() -> YAML:
+    # The round-trip loader reads YAML 1.2, as Pulumi does (`yes`, `on` are strings), refuses
+    # duplicate keys, and keeps every key's line for error messages.
+    loader = YAML(typ="rt")
+    loader.Constructor = _Constructor
+    return loader
+
+
+def shown(path: str | Path) -> str:
+    """A file's name as a message shows it: relative to the working directory when inside it."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _line(node: Any, key: Any = None) -> int | None:
+    """The 1-based line of `key` in the mapping `node` (of `node` itself without a key)."""
+    try:
+        return (node.lc.key(key)[0] if key is not None else node.lc.line) + 1
+    except (AttributeError, KeyError, TypeError):
+        return None
+
+
+def _at(path: Path, line: int | None) -> str:
+    return f"{shown(path)}, line {line}" if line else shown(path)
+
+
+def read_yaml(path: str | Path) -> Any:
+    """One YAML document, read as Pulumi reads its files (StackFileError naming the file and line)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise StackFileError(f"{shown(path)}: no such file") from None
+    except IsADirectoryError:
+        raise StackFileError(f"{shown(path)}: is a directory, not a stack file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StackFileError(f"{shown(path)}: cannot be read: {exc}") from None
+    try:
+        documents = list(_yaml().load_all(text))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{shown(path)}, line {mark.line + 1}, column {mark.column + 1}" if mark else shown(path)
+        problem = " ".join(str(exc.problem or exc.context or "").split())
+        raise StackFileError(f"{where}: not valid YAML: {problem}") from None
+    except YAMLError as exc:
+        raise StackFileError(f"{shown(path)}: not valid YAML: {' '.join(str(exc).split())}") from None
+    if len(documents) > 1:
+        raise StackFileError(f"{shown(path)}: holds {len(documents)} YAML documents; a stack file is one")
+    return documents[0] if documents else None
+
+
+PROJECT = read_yaml(ROOT / "Pulumi.yaml")["name"]
+
+
+def read_stack_file(path: str | Path) -> dict[str, Any]:
+    """A stack file's document (round-trip nodes, which know their lines), its shape checked."""
+    path = Path(path)
+    document = read_yaml(path)
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise StackFileError(f"{shown(path)}: must be a mapping with a 'config:' key (got {type(document).__name__})")
+    for key in document:
+        if key not in STACK_FILE_KEYS:
+            suggestion = closest(str(key), STACK_FILE_KEYS)
+            hint = f"did you mean {suggestion}? " if suggestion else ""
+            raise StackFileError(
+                f"{_at(path, _line(document, key))}: unknown top-level key {str(key)!r}; {hint}"
+                f"a stack file holds {', '.join(STACK_FILE_KEYS)}"
+            )
+    config = document.get("config")
+    if config is not None and not isinstance(config, dict):
+        raise StackFileError(f"{_at(path, _line(document, 'config'))}: 'config:' must be a mapping of keys to values")
+    return document
+
+
+def _plain(value: Any, key: str, path: Path, line: int | None) -> Any:
+    """`value` as JSON-ready Python values (what the engine encodes); unsupported YAML is an error."""
+    if isinstance(value, dict):
+        plain = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise StackFileError(f"{_at(path, _line(value, k))}: {key}: key {k!r} must be a string")
+            plain[k] = _plain(v, f"{key}.{k}", path, _line(value, k) or line)
+        return plain
+    if isinstance(value, list):
+        return [_plain(v, f"{key}[{i}]", path, _line(value) or line) for i, v in enumerate(value)]
+    if value is None or isinstance(value, (str, bool)):
+        return str(value) if isinstance(value, str) else value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return float(value)
+    raise StackFileError(f"{_at(path, line)}: {key}: {value!r} cannot be passed to the program (not JSON)")
+
+
+def stack_file(stack: str, path: str | Path | None = None) -> Path:
+    """The stack file of `stack`: `path` when given, else Pulumi.<stack>.yaml beside Pulumi.yaml."""
+    return Path(path) if path is not None else ROOT / f"Pulumi.{stack}.yaml"
+
+
+def config_values(path: str | Path) -> dict[str, str]:
     """A stack file's config as the engine hands it to the program: structured values as JSON."""
-    document = yaml.safe_load(Path(path or ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}
-    return encode_config(document.get("config") or {})
+    path = Path(path)
+    config = read_stack_file(path).get("config") or {}
+    plain = {}
+    for key, value in config.items():
+        if not isinstance(key, str):
+            raise StackFileError(f"{_at(path, _line(config, key))}: config key {key!r} must be a string")
+        if key.count(":") > 1 and not re.fullmatch(r"[^:]+:config:[^:]+", key):
+            raise StackFileError(
+                f"{_at(path, _line(config, key))}: {key!r} is not a config key: write <namespace>:<name>, "
+                "nested values under it (Pulumi refuses ':' in a name)"
+            )
+        plain[key.replace(":config:", ":", 1)] = _plain(value, key, path, _line(config, key))
+    return encode_config(plain)
+
+
+def stack_config(stack: str, path: str | Path | None = None) -> dict[str, str]:
+    """The config of `stack`'s file (or of the file at `path`) as the engine hands it to the program."""
+    return config_values(stack_file(stack, path))
+
+
+_PATH_PART = re.compile(r"\.([A-Za-z0-9_-]+)|\[(\d+)\]")
+
+
+def key_line(path: str | Path, key: str) -> int | None:
+    """The line of a full key (`aws-patterns:network.flowLogs.trafficType`, `aws:assumeRoles[0].roleArn`)
+    in a stack file: of the deepest part of it the file sets (a missing key: its block), or None."""
+    try:
+        config = read_stack_file(path).get("config") or {}
+    except StackFileError:
+        return None
+    match = re.match(r"([\w-]+):([\w-]+)((?:\.[\w-]+|\[\d+\])*)$", key)
+    if not match:
+        return None
+    namespace, name, rest = match.groups()
+    top = next(
+        (
+            k
+            for k in (f"{namespace}:{name}", f"{namespace}:config:{name}", name if namespace == PROJECT else None)
+            if k in config
+        ),
+        None,
+    )
+    if top is None:
+        return None
+    line, node = _line(config, top), config[top]
+    for part in _PATH_PART.finditer(rest):
+        step: Any = part.group(1) if part.group(1) is not None else int(part.group(2))
+        if isinstance(node, dict) and step in node:
+            line, node = _line(node, step) or line, node[step]
+        elif isinstance(node, list) and isinstance(step, int) and step < len(node):
+            line, node = (node.lc.item(step)[0] + 1 if hasattr(node, "lc") else line), node[step]
+        else:
+            break
+    return line
 
 
 class SecretConfigValue(str):
@@ -467,6 +649,28 @@ def referenced_stacks(config: dict[str, str]) -> dict[str, dict[str, Any]]:
     return {name: run_cached(stack, preview=False).outputs for name, stack in sorted(found.items()) if stack in STACKS}
 
 
+class _EngineLog:
+    """The log the mocks' engine writes to: warnings are kept for the Run, so a tool shows each
+    once, for the stack it concerns; the other severities go to Python logging as before."""
+
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+        self._logger = logging.getLogger()
+
+    def warning(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+    def debug(self, message: str) -> None:
+        self._logger.debug(message)
+
+    def info(self, message: str) -> None:
+        self._logger.info(message)
+
+    def error(self, message: str) -> None:
+        self._logger.error(message)
+
+
 def run_program(
     stack: str,
     preview: bool,
@@ -491,7 +695,8 @@ def run_program(
     monitor = RecordingMonitor(mocks)
     if monitors is not None:
         monitors.append(monitor)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+    log = _EngineLog()
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor, logger=log)  # type: ignore[arg-type]
     root = pulumi_settings.get_root_resource()
 
     try:
@@ -499,7 +704,7 @@ def run_program(
     finally:
         _settle()
 
-    run = Run(stack=stack, preview=preview)
+    run = Run(stack=stack, preview=preview, warnings=log.warnings)
     run.outputs = {k: _resolve(v) for k, v in root.outputs.items()}  # type: ignore[union-attr]
     registered = monitor.get_registered_resources()
     for request, urn in monitor.requests:

@@ -7,8 +7,8 @@
 No CLI, no credentials, no AWS: the real `__main__.py` runs in-process and every registered
 resource is printed as a tree, then counted by type and by component, then the stack outputs,
 then the Well-Architected review, the architecture diagram and the dev vs prod monthly cost
-(tools/review.py). A configuration error prints its message and exits with status 2; a mandatory
-review finding (prod) exits with status 1.
+(tools/review.py). A mistake in the stack file prints one message naming the file, the key and the
+line, and exits with status 2 (tools/cli.py); a mandatory review finding (prod) exits with status 1.
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ import json
 import sys
 from collections import Counter
 
-from components.config import ConfigError
-from tools import review
-from tools.offline import STACKS, Registered, Run, run_program, stack_config
+from tools import cli, review
+from tools.offline import Registered, Run, run_program
 
 
 def _tree(run: Run) -> list[str]:
@@ -59,21 +58,19 @@ def render(run: Run) -> str:
     return "\n".join(out)
 
 
+@cli.command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("stack", choices=STACKS)
+    parser.add_argument("stack")
     parser.add_argument("--file", help="read the config from this stack file instead of Pulumi.<stack>.yaml")
     parser.add_argument("--apply", action="store_true", help="resolve computed outputs as after `pulumi up`")
     args = parser.parse_args(argv)
-    try:
-        config = stack_config(args.stack, args.file)
-        run = run_program(args.stack, preview=not args.apply, config=config)
-    except ConfigError as exc:
-        print(f"error: stack '{args.stack}': {exc}", file=sys.stderr)
-        return 2
+    config = cli.stack_config(args.stack, args.file)
+    run = run_program(args.stack, preview=not args.apply, config=config)
     print(render(run))
     report, status = review.plan_report(args.stack, config, run)
     print(f"\n{report}")
+    cli.print_warnings([run])
     return status
 
 

@@ -11,17 +11,14 @@ mandatory ones (prod, unless the config says otherwise) make the exit status 1.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from components.config import ConfigError
 from components.defaults import NAMESPACE
 from policy.pack import default_tags
 from policy.wellarchitected import MANDATORY, PILLARS, RULES, Context, Finding, Resource, check_stack
-from tools import cost, diagram
-from tools.offline import STACKS, Run, run_cached, run_program, stack_config
+from tools import cli, cost, diagram
+from tools.offline import Run, run_cached, run_program
 
 
 def resources(run: Run) -> list[Resource]:
@@ -87,22 +84,20 @@ def plan_report(stack: str, config: dict[str, str], run: Run) -> tuple[str, int]
     return "\n\n".join(sections), 1 if any(f.level == MANDATORY for f in findings) else 0
 
 
+@cli.command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("stack", choices=STACKS)
+    parser.add_argument("stack")
     parser.add_argument("--file", help="read the config from this stack file instead of Pulumi.<stack>.yaml")
     parser.add_argument("--policy-config", help="policy pack config (JSON), as for --policy-pack-config")
     args = parser.parse_args(argv)
-    config = json.loads(Path(args.policy_config).read_text()) if args.policy_config else None
-    try:
-        values = stack_config(args.stack, args.file)
-        run = run_program(args.stack, preview=False, config=values)
-    except ConfigError as exc:
-        print(f"error: stack '{args.stack}': {exc}", file=sys.stderr)
-        return 2
+    config = cli.read_json(args.policy_config) if args.policy_config else None
+    values = cli.stack_config(args.stack, args.file)
+    run = run_program(args.stack, preview=False, config=values)
     environment = values[f"{NAMESPACE}:environment"]
     findings = review(run, environment, config)
     print(render(findings, args.stack, environment))
+    cli.print_warnings([run])
     return 1 if any(f.level == MANDATORY for f in findings) else 0
 
 

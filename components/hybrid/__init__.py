@@ -11,7 +11,7 @@ are keyed by AWS resource type and shared by every pattern (docs/adr/0011-a-pack
 """
 
 from components.hybrid.component import Hybrid, HybridArgs
-from components.hybrid.config import HybridConfig, on_premises_outside_the_vpc
+from components.hybrid.config import HybridConfig, documentation_address, on_premises_outside_the_vpc
 from components.hybrid.defaults import DEFAULTS
 from components.schema import Pattern
 
@@ -23,6 +23,7 @@ PATTERN = Pattern(
     docs="docs/patterns/hybrid.md",
     in_vpc=True,
     checks=(on_premises_outside_the_vpc,),
+    placeholders=(documentation_address,),
 )
 
 __all__ = ["PATTERN", "Hybrid", "HybridArgs"]

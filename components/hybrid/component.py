@@ -14,14 +14,12 @@ propagation would carry its routes.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import pulumi
 import pulumi_aws as aws
 
-from components.hybrid.config import DOCUMENTATION_RANGES
 from components.naming import name_tag
 from components.network import NetworkIds
 from components.observability import Monitored
@@ -97,10 +95,6 @@ class HybridArgs:
         )
 
 
-def is_documentation_address(address: str) -> bool:
-    return any(ipaddress.IPv4Address(address) in net for net in DOCUMENTATION_RANGES)
-
-
 def _resource_suffix(cidr: str) -> str:
     """A logical-name part per CIDR, so removing one CIDR never renames (replaces) the others."""
     return cidr.replace("/", "-")
@@ -123,13 +117,6 @@ class Hybrid(pulumi.ComponentResource):
     def __init__(self, name: str, args: HybridArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("aws-patterns:hybrid:Hybrid", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        if is_documentation_address(args.customer_gateway_ip):
-            pulumi.log.warn(
-                f"aws-patterns:hybrid.customerGatewayIp {args.customer_gateway_ip} is a documentation "
-                "address (RFC 5737), an example only: the tunnels will never come up. Set it to your "
-                "device's static public address.",
-                resource=self,
-            )
 
         self.customer_gateway = aws.ec2.CustomerGateway(
             name,

@@ -21,8 +21,8 @@ VPN_RESERVED_INSIDE_CIDRS = tuple(
     )
 )  # fmt: skip
 # Ranges a customer gateway's outside address cannot be in: it must be reachable from the
-# internet. Documentation ranges (RFC 5737) are not listed: they are accepted with a warning
-# (components/hybrid/component.py) so the shipped stacks can carry an address that is obviously an example.
+# internet. Documentation ranges (RFC 5737) are not listed: they are placeholders (see
+# `documentation_address`), so the shipped stacks can carry an address that is obviously an example.
 NOT_PUBLIC_RANGES = tuple(
     (ipaddress.IPv4Network(cidr), reason)
     for cidr, reason in (
@@ -199,3 +199,18 @@ def on_premises_outside_the_vpc(cfg: Any) -> None:
                 f"{CROSS_FIELD}hybrid.onPremisesCidrs: {cidr} overlaps the VPC's network.cidr {vpc}; "
                 "traffic to it would never leave the VPC"
             )
+
+
+def is_documentation_address(address: str) -> bool:
+    return any(ipaddress.IPv4Address(address) in net for net in DOCUMENTATION_RANGES)
+
+
+def documentation_address(cfg: Any) -> list[str]:
+    """A placeholder: an RFC 5737 customer gateway address plans, but a VPN to it never comes up."""
+    address = cfg.hybrid.customer_gateway_ip
+    if not cfg.hybrid.enabled or address is None or not is_documentation_address(address):
+        return []
+    return [
+        f"{NAMESPACE}:{HYBRID_KEY}.customerGatewayIp: {address} is a documentation address (RFC 5737), an "
+        "example only: the tunnels will never come up; set it to your device's static public address"
+    ]
