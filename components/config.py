@@ -23,10 +23,10 @@ import json
 import re
 from collections.abc import Collection, Mapping
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import pulumi
 from pulumi.runtime import settings as pulumi_settings
-from pulumi.runtime.mocks import MockMonitor
 from pydantic import AfterValidator, BaseModel, Field, PrivateAttr, ValidationError, create_model, model_validator
 
 from components import provider_config
@@ -42,6 +42,7 @@ from components.defaults import (
     WAF,
     deep_merge,
 )
+from components.naming import under_mocks
 from components.patterns import PATTERNS
 from components.provider_config import YAML11_BOOLEANS, YAML12_HINT, unknown_key
 from components.schema import (
@@ -60,6 +61,7 @@ from components.schema import (
     Observability,
     Waf,
     borrowed_network_fits,
+    is_example_domain,
 )
 
 __all__ = [
@@ -351,8 +353,7 @@ def is_update() -> bool:
     config, with no engine at all, has none). The monitor is chosen by the process that starts
     the program, so no config key, file or flag of this project can make one look like the other.
     """
-    monitor = pulumi_settings.get_monitor()
-    return not pulumi.runtime.is_dry_run() and monitor is not None and not isinstance(monitor, MockMonitor)
+    return not pulumi.runtime.is_dry_run() and pulumi_settings.get_monitor() is not None and not under_mocks()
 
 
 def placeholders(cfg: StackConfig) -> list[str]:
@@ -365,6 +366,18 @@ def placeholders(cfg: StackConfig) -> list[str]:
             f"{NAMESPACE}:observability.alarmEmails: prod alarms notify nobody; list on-call addresses "
             "in observability.alarmEmails or observability.alarmHttpsEndpoints"
         )
+    if alarms.enabled:
+        for key, subscribers in (
+            ("alarmEmails", alarms.alarm_emails),
+            ("alarmHttpsEndpoints", alarms.alarm_https_endpoints),
+        ):
+            for subscriber in subscribers:
+                host = urlsplit(subscriber).hostname if "://" in subscriber else subscriber.rpartition("@")[2]
+                if host and is_example_domain(host):
+                    found.append(
+                        f"{NAMESPACE}:observability.{key}: {subscriber} is at a domain reserved for examples "
+                        "(RFC 2606); alarms sent there reach nobody"
+                    )
     for pattern in PATTERNS:
         for check in pattern.placeholders:
             found += check(cfg)

@@ -16,7 +16,9 @@ import re
 from typing import TYPE_CHECKING
 
 import pulumi
+import pulumi.runtime.settings as pulumi_settings
 import pulumi_aws as aws
+from pulumi.runtime.mocks import MockMonitor
 
 from components.defaults import PROJECT
 
@@ -86,6 +88,15 @@ def name_tag(*parts: str) -> dict[str, str]:
 def log_group_prefix(service: str, *parts: str) -> str:
     """`name_prefix` of a log group the program creates for a service: `/aws/<service>/<project>-<stack>-<parts>-`."""
     return f"/aws/{service}/{'-'.join([PROJECT, pulumi.get_stack(), *parts])}-"
+
+
+def under_mocks() -> bool:
+    """Whether the program runs inside the offline engine (Pulumi's mocks, tools/offline.py).
+
+    `pulumi.runtime.set_mocks` installs a MockMonitor where a deployment has the engine's gRPC
+    monitor; the process that starts the program chooses it, so no config can fake either.
+    """
+    return isinstance(pulumi_settings.get_monitor(), MockMonitor)
 
 
 def caller_account(parent: pulumi.Resource) -> pulumi.Output[str]:

@@ -420,6 +420,15 @@ class FunctionSize(Model):
 
 
 EMAIL = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
+# Names reserved for documentation and tests (RFC 2606, RFC 6761): a stack file may carry them as
+# placeholders, which plan but must never reach a production deployment.
+EXAMPLE_DOMAINS = ("example.com", "example.net", "example.org", "example", "test", "invalid", "localhost")
+
+
+def is_example_domain(host: str) -> bool:
+    """Whether `host` is, or lies under, a domain reserved for documentation and tests."""
+    host = host.lower().rstrip(".")
+    return any(host == d or host.endswith(f".{d}") for d in EXAMPLE_DOMAINS)
 
 
 class AlarmThresholds(Model):

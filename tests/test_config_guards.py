@@ -20,14 +20,18 @@ from pulumi.runtime.mocks import MockMonitor, Mocks
 from components.config import ConfigError, guard_placeholders, is_update, placeholders, validate
 from components.defaults import NAMESPACE
 from components.hybrid.config import DOCUMENTATION_RANGES
+from tests.conftest import shipped_config
 from tools import offline
 from tools.offline import Run, run_cached, run_program, stack_config
 
 ALARMS = f"{NAMESPACE}:observability.alarmEmails"
+HOOKS = f"{NAMESPACE}:observability.alarmHttpsEndpoints"
 GATEWAY = f"{NAMESPACE}:hybrid.customerGatewayIp"
+DOMAIN = f"{NAMESPACE}:multiTier.domainName"
 HYBRID = {"enabled": True, "customerGatewayIp": "198.51.100.7", "onPremisesCidrs": ["192.168.0.0/20"]}
-SUBSCRIBED = {"observability": {"alarmEmails": ["oncall@example.com"]}}
+SUBSCRIBED = {"observability": {"alarmEmails": ["oncall@platform.acme.io"]}}
 REAL_GATEWAY = "52.95.110.1"
+REAL_DOMAIN = {"domainName": "shop.acme.io", "hostedZoneId": "Z0123456789ABCDEFGHIJ"}
 T = TypeVar("T")
 
 
@@ -122,13 +126,35 @@ def test_prod_alarms_without_subscribers_are_a_placeholder() -> None:
 @pytest.mark.parametrize(
     "observability",
     [
-        {"alarmEmails": ["oncall@example.com"]},
-        {"alarmHttpsEndpoints": ["https://hooks.example.com/alarms"]},
+        {"alarmEmails": ["oncall@platform.acme.io"]},
+        {"alarmHttpsEndpoints": ["https://hooks.acme.io/alarms"]},
         {"enabled": False},  # a stack without alarms at all opted out on purpose
     ],
 )
 def test_prod_alarms_with_a_subscriber_or_switched_off_are_not(observability: dict[str, Any]) -> None:
     assert placeholders(_config("prod", observability=observability)) == []
+
+
+@pytest.mark.parametrize(
+    ("observability", "key"),
+    [
+        ({"alarmEmails": ["oncall@example.com"]}, ALARMS),
+        ({"alarmEmails": ["pager@ops.example.org"]}, ALARMS),
+        ({"alarmHttpsEndpoints": ["https://hooks.example.net/alarms"]}, HOOKS),
+        ({"alarmHttpsEndpoints": ["https://alerts.test/x"]}, HOOKS),
+    ],
+)
+def test_subscribers_at_domains_reserved_for_examples_are_placeholders(observability: dict, key: str) -> None:
+    (line,) = placeholders(_config("prod", observability=observability))
+    assert line.startswith(f"{key}: ") and "RFC 2606" in line
+
+
+@pytest.mark.parametrize("domain", ["app.example.com", "example.org", "shop.invalid"])
+def test_a_multi_tier_domain_reserved_for_examples_is_a_placeholder(domain: str) -> None:
+    tier = {"enabled": True, "domainName": domain, "hostedZoneId": "Z0123456789ABCDEFGHIJ"}
+    (line,) = placeholders(_config("prod", multiTier=tier, **SUBSCRIBED))
+    assert line.startswith(f"{DOMAIN}: {domain} ")
+    assert placeholders(_config("prod", multiTier={**tier, **REAL_DOMAIN}, **SUBSCRIBED)) == []
 
 
 @pytest.mark.parametrize("environment", ["dev", "staging"])
@@ -143,9 +169,9 @@ def test_alarms_without_subscribers_are_fine_outside_prod(environment: str) -> N
 def test_shipped_prod_plans_with_one_warning_per_placeholder(preview: bool) -> None:
     run = run_cached("prod", preview=preview)  # the offline up mode is not a deployment: no refusal
     assert run.aws_resources
-    expected = placeholders(_config("prod", hybrid=json.loads(stack_config("prod")[f"{NAMESPACE}:hybrid"])))
+    expected = placeholders(shipped_config("prod"))
     assert sorted(run.warnings) == sorted(messages("prod", expected))
-    assert {w.split(": ", 2)[1] for w in run.warnings} == {ALARMS, GATEWAY}
+    assert {w.split(": ", 2)[1] for w in run.warnings} == {ALARMS, GATEWAY, DOMAIN}
 
 
 def test_warnings_only_for_the_stacks_they_concern() -> None:
@@ -157,7 +183,7 @@ def test_warnings_only_for_the_stacks_they_concern() -> None:
 def test_a_real_preview_of_prod_warns_and_does_not_refuse() -> None:
     run = deployed("prod", preview=True)
     assert run.aws_resources
-    assert {w.split(": ", 2)[1] for w in run.warnings} == {ALARMS, GATEWAY}
+    assert {w.split(": ", 2)[1] for w in run.warnings} == {ALARMS, GATEWAY, DOMAIN}
 
 
 # --- a real update --------------------------------------------------------------------------------
@@ -181,17 +207,25 @@ def test_a_real_update_of_shipped_prod_refuses_naming_each_key_and_registers_not
         as_deployed(lambda: run_program("prod", preview=False, monitors=monitors))
     message = str(info.value)
     assert message.startswith("stack 'prod': a prod update refuses placeholders")
-    assert f"\n  {ALARMS}: " in message
+    assert f"\n  {ALARMS}: oncall@example.com " in message
     assert f"\n  {GATEWAY}: 198.51.100.7 " in message
+    assert f"\n  {DOMAIN}: app.example.com " in message
     assert [req.type for req, _ in monitors[0].requests if req.type != "pulumi:pulumi:Stack"] == []
 
 
 @pytest.mark.parametrize(
     ("blocks", "refused"),
     [
-        ({"observability": SUBSCRIBED["observability"]}, [GATEWAY]),
-        ({"hybrid": {"customerGatewayIp": REAL_GATEWAY}}, [ALARMS]),
-        ({"observability": {"alarmHttpsEndpoints": ["https://hooks.example.com/a"]}}, [GATEWAY]),
+        ({"observability": SUBSCRIBED["observability"], "multiTier": REAL_DOMAIN}, [GATEWAY]),
+        ({"hybrid": {"customerGatewayIp": REAL_GATEWAY}, "multiTier": REAL_DOMAIN}, [ALARMS]),
+        (
+            {
+                "observability": {"alarmEmails": [], "alarmHttpsEndpoints": ["https://hooks.acme.io/a"]},
+                "multiTier": REAL_DOMAIN,
+            },
+            [GATEWAY],
+        ),
+        ({"hybrid": {"customerGatewayIp": REAL_GATEWAY}, **SUBSCRIBED}, [DOMAIN]),
     ],
 )
 def test_a_real_update_of_prod_refuses_each_placeholder_on_its_own(blocks: dict, refused: list[str]) -> None:
@@ -202,7 +236,7 @@ def test_a_real_update_of_prod_refuses_each_placeholder_on_its_own(blocks: dict,
 
 
 def test_a_real_update_of_prod_without_placeholders_deploys_without_warnings() -> None:
-    config = with_keys("prod", hybrid={"customerGatewayIp": REAL_GATEWAY}, **SUBSCRIBED)
+    config = with_keys("prod", hybrid={"customerGatewayIp": REAL_GATEWAY}, multiTier=REAL_DOMAIN, **SUBSCRIBED)
     run = deployed("prod", config)
     assert run.aws_resources
     assert run.warnings == []

@@ -12,7 +12,7 @@ are keyed by AWS resource type and shared by every pattern (docs/adr/0011-a-pack
 """
 
 from components.multi_tier.component import MultiTier, MultiTierArgs
-from components.multi_tier.config import MultiTierConfig, fits_the_stack
+from components.multi_tier.config import MultiTierConfig, example_domain, fits_the_stack
 from components.multi_tier.defaults import DEFAULTS
 from components.schema import Pattern
 
@@ -24,6 +24,7 @@ PATTERN = Pattern(
     docs="docs/patterns/multi-tier.md",
     in_vpc=True,
     checks=(fits_the_stack,),
+    placeholders=(example_domain,),
 )
 
 __all__ = ["PATTERN", "MultiTier", "MultiTierArgs"]

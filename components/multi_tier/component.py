@@ -53,13 +53,12 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_aws as aws
-from pulumi.runtime.mocks import MockMonitor
 
 from components import policies
 from components.defaults import PROJECT
 from components.identity import JwtSettings
 from components.multi_tier import wheelhouse
-from components.naming import caller_account, name_tag, partition, physical_name, standard_tags
+from components.naming import caller_account, name_tag, partition, physical_name, standard_tags, under_mocks
 from components.network import NetworkIds
 from components.observability import READINESS_NAMESPACE, LoadBalancer, Monitored, Readiness
 
@@ -111,11 +110,6 @@ def env_list(values: list[str]) -> str:
     if bad:
         raise ValueError(f"JWT audiences must be non-empty, without commas or spaces (got {bad})")
     return ",".join(values)
-
-
-def under_mocks() -> bool:
-    """True inside the offline engine (Pulumi's mocks), where nothing is deployed or downloaded."""
-    return isinstance(pulumi.runtime.settings.get_monitor(), MockMonitor)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from components.schema import CROSS_FIELD, Ipv4Cidr, Model, unique
+from components.defaults import NAMESPACE
+from components.schema import CROSS_FIELD, Ipv4Cidr, Model, is_example_domain, unique
 
 # EC2 instance types such as t4g.small or m7i-flex.large; RDS classes are the same with `db.`.
 _INSTANCE_TYPE = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
@@ -140,3 +141,14 @@ def fits_the_stack(cfg: Any) -> None:
             f"{CROSS_FIELD}multiTier.certificateArn: an ALB can only use an ACM certificate of its own "
             f"region ({cfg.region})"
         )
+
+
+def example_domain(cfg: Any) -> list[str]:
+    """A placeholder: a domain reserved for examples plans, but no certificate can be issued for it."""
+    tier = cfg.multi_tier
+    if not tier.enabled or tier.domain_name is None or not is_example_domain(tier.domain_name):
+        return []
+    return [
+        f"{NAMESPACE}:multiTier.domainName: {tier.domain_name} is reserved for examples (RFC 2606); set your "
+        "app's name and the Route 53 hosted zone that holds it (multiTier.hostedZoneId)"
+    ]
