@@ -43,7 +43,7 @@ from components.defaults import ENVIRONMENTS
 from components.patterns import BY_KEY, PATTERNS
 from components.schema import Pattern
 from policy.wellarchitected import ANY, RULES
-from tools import regions
+from tools import cli, regions
 from tools.diagram import pattern_view
 from tools.offline import ROOT, STACKS, Run, run_cached
 
@@ -500,6 +500,7 @@ def expected_pages() -> dict[Path, str]:
     return files
 
 
+@cli.command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only report stale pages (exit 1)")

@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools import offline, plan_state
+from tools import cli, offline, plan_state
 from tools.diff import alias_sets, load_state
 from tools.offline import ROOT, STACKS, Run
 
@@ -93,6 +93,7 @@ def drift(snapshot: list[str], run: Run) -> Drift:
     return Drift(lost, new)
 
 
+@cli.command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only report stale snapshots (exit 1)")
