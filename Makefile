@@ -14,11 +14,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 setup: $(VENV)/.installed
 
-# The plan ends with the Well-Architected review, the diagram and dev vs prod cost, and fails
-# on mandatory findings; the diagram is written first so it is updated either way.
+# The plan ends with the Well-Architected review, the diagram, dev vs prod cost and the estimated
+# duration of a fresh `pulumi up`, and fails on mandatory findings; the stack's diagram is
+# rewritten first so it is updated either way. One process and one program run: the other
+# stacks' costs are cached in .cache/ (keyed by their stack file and the program's sources).
 plan: setup
-	$(PY) -m tools.diagram $(STACK)
-	$(PY) -m tools.plan $(STACK)
+	$(PY) -m tools.plan $(STACK) --write-diagram
 
 # Regenerate docs/diagrams/<stack>.md for every stack and the README's copy of prod's.
 diagrams: setup
@@ -43,8 +44,11 @@ format: setup
 test: lint
 	$(PY) -m pytest -n auto --dist loadfile
 
+# Figures only (CPU and wall time against their floors); takes several minutes. See benchmarks/.
 bench: setup
-	$(PY) -m benchmarks.plan_overhead
+	$(PY) -m benchmarks.plan
+	$(PY) -m benchmarks.scaling
+	$(PY) -m benchmarks.handlers
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .cache

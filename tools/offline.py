@@ -312,17 +312,19 @@ def run_program(
     config: dict[str, str] | None = None,
     monitors: list[RecordingMonitor] | None = None,
     program: Callable[[], object] | None = None,
+    monitor_class: type[RecordingMonitor] = RecordingMonitor,
 ) -> Run:
     """Run `__main__.py` for `stack` (or for an explicit engine-style `config`) under mocks.
 
     `monitors`, when given, receives the monitor, so a test can inspect what was registered
     even when the program raises. `program` replaces `__main__.py` (the benchmark's floor).
+    `monitor_class` records more than a RecordingMonitor does (tools/preview.py).
     """
     values = stack_config(stack) if config is None else config
     pulumi.runtime.set_all_config(values, [k for k, v in values.items() if isinstance(v, SecretConfigValue)])
     pulumi_settings.ROOT.set(None)  # a fresh root Stack for every run
     mocks = AwsMocks(values.get("aws:region", "us-east-1"), preview)
-    monitor = RecordingMonitor(mocks)
+    monitor = monitor_class(mocks)
     if monitors is not None:
         monitors.append(monitor)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
