@@ -29,7 +29,9 @@ from tools.offline import ACCOUNT, STACKS, run_cached
 
 FLOORS = {
     "import boto3": "import boto3",
-    "+ Powertools": "import boto3\nfrom aws_lambda_powertools import Logger, Metrics, Tracer\nLogger(); Metrics(); Tracer()",
+    "+ Powertools": (
+        "import boto3\nfrom aws_lambda_powertools import Logger, Metrics, Tracer\nLogger(); Metrics(); Tracer()"
+    ),
 }
 
 

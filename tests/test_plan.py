@@ -117,8 +117,9 @@ def test_other_stacks_cost_summaries_are_cached_on_disk(monkeypatch, tmp_path) -
     monkeypatch.setattr(offline, "run_program", lambda stack, *a, **kw: runs.append(stack) or real_run(stack, *a, **kw))
     prices = cost.Prices.load()
     first = cost.cached_summary("dev", prices)
+    offline._CACHE.clear()  # as in a new process
     second = cost.cached_summary("dev", prices)
-    assert runs == ["dev"], "the second summary comes from the cache"
+    assert runs == ["dev"], "the second summary comes from the disk cache"
     assert first == second == cost.Summary.of(run_cached("dev", preview=False), prices)
     (tmp_path / "dev.json").write_text("{not json")
     assert cost.cached_summary("dev", prices) == first, "an unreadable cache file is computed again"
