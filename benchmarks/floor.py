@@ -7,13 +7,15 @@ program loads). Then, under the same mocks (tools/offline.py) and the stack's co
 `--warmup` programs of `--warmup-resources` bare custom resources, and one timed program per
 number in `--resources`, registering that many: what the Pulumi SDK itself costs for that much
 work, with none of the program's. `--as-tool` runs it the way the tools' entry points run
-(tools/entry.py: collector tuned, no interpreter teardown). It prints the CPU seconds of each timed run as JSON (the
-benchmarks that time whole processes ignore it).
+(tools/entry.py: collector tuned, no interpreter teardown); `--gc-thresholds` sets the
+collector's thresholds (as the program does in __main__.py). It prints the CPU seconds of each
+timed run as JSON (the benchmarks that time whole processes ignore it).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import json
 import time
@@ -58,7 +60,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup-resources", type=int, default=1)
     parser.add_argument("--modules-file", type=Path, required=True)
     parser.add_argument("--as-tool", action="store_true", help="run as the tools' entry points do (tools/entry.py)")
+    parser.add_argument("--gc-thresholds", help="collector thresholds to set first, as a,b,c")
     args = parser.parse_args(argv)
+    if args.gc_thresholds:
+        gc.set_threshold(*map(int, args.gc_thresholds.split(",")))
     if args.as_tool:
         # As in a plan: pulumi and the mocks imported, then the collector tuned, then the
         # pulumi_aws modules loaded as the program first uses them.

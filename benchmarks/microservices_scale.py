@@ -4,17 +4,20 @@
 
 For each number of services, a fresh process imports everything, warms up with a one-service
 run (loading the pulumi_aws modules and the SDK's per-class caches), then times one run of the
-`Microservices` component under the mocks; it alternates with its floor, a fresh process that
-imports the same modules, warms up alike and times one run registering as many bare resources
-(benchmarks/floor.py). Both are plain Python processes, as under `pulumi up`. The figure is
-CPU milliseconds per registered resource; registration is linear when the program's figure
-stays flat as the count grows (the issue's target: at 100 services within 1.5x of at 1). Prints
-only; nothing asserts on time.
+real program (`__main__.py`, as `pulumi up` runs it) under the mocks with the dev stack's config,
+only the microservices pattern enabled and that many services. It alternates with its floor, a
+fresh process that imports the same modules, warms up alike and times one run registering as
+many bare resources (benchmarks/floor.py) with the collector thresholds the program sets. The
+figure is CPU milliseconds per registered resource; registration is linear when the program's
+figure stays flat as the count grows (issue 17's target: at 100 services within 1.5x of at 1).
+`--default-gc` runs both sides with CPython's default thresholds instead, to show what they
+cost. Prints only; nothing asserts on time.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 import tempfile
@@ -24,12 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.measure import machine, quartiles, run_child, spread
-from components.config import StackConfig, validate
-from components.microservices import Microservices, MicroservicesArgs
-from tools.offline import run_program
+from tools.entry import THRESHOLDS
+from tools.offline import encode_config, run_program, stack_config
+
+DEFAULT_THRESHOLDS = (700, 10, 10)  # CPython's
 
 
-def _config(count: int) -> StackConfig:
+def _config(count: int) -> dict[str, str]:
+    """The dev stack's engine config with only the microservices pattern, running `count` services."""
     services: dict[str, Any] = {"users": {"enabled": False}, "orders": {"enabled": False}}
     for i in range(count):
         services[f"s{i}"] = {
@@ -40,17 +45,22 @@ def _config(count: int) -> StackConfig:
             "timeoutSeconds": 10,
             "routes": [f"GET /s{i}", f"POST /s{i}", f"GET /s{i}/{{id}}"],
         }
-    return validate({"environment": "dev", "microservices": {"enabled": True, "services": services}}, "us-east-1")
+    config = stack_config("dev")
+    overrides = {key: {"enabled": False} for key in ("eventDriven", "serverless", "observability")}
+    overrides["microservices"] = {"enabled": True, "services": services}
+    config.update(encode_config(overrides))
+    return config
 
 
 def _register(count: int) -> int:
-    args = MicroservicesArgs.from_config(_config(count))
-    return len(run_program("dev", preview=False, program=lambda: Microservices("microservices", args)).resources)
+    return len(run_program("dev", preview=False, config=_config(count)).resources)
 
 
-def child(count: int) -> None:
+def child(count: int, default_gc: bool) -> None:
     """Child mode: warm up with one service, time `count`; print the figures as JSON."""
     warmup = _register(1)
+    if default_gc:
+        gc.set_threshold(*DEFAULT_THRESHOLDS)  # undo the program's setting
     start = time.process_time()
     resources = _register(count)
     cpu = time.process_time() - start
@@ -62,17 +72,19 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5, help="interleaved pairs per size")
     parser.add_argument("--counts", type=int, nargs="+", default=[1, 10, 50, 100])
+    parser.add_argument("--default-gc", action="store_true", help="CPython's collector thresholds on both sides")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
-        child(args.child)
+        child(args.child, args.default_gc)
         return
+    thresholds = DEFAULT_THRESHOLDS if args.default_gc else THRESHOLDS
 
     python = sys.executable
     print(machine())
     print(
         f"{args.repeat} interleaved pairs per size; CPU ms per registered resource, median [interquartile range], "
-        "of one timed run after a warm-up run in a fresh process.\n"
+        f"of one timed run after a warm-up run in a fresh process; collector thresholds {thresholds}.\n"
     )
     print(f"{'services':>8}{'resources':>11}{'program ms/res':>22}{'floor ms/res':>22}{'program ÷ floor':>22}")
     per_resource: dict[int, tuple[list[float], list[float]]] = {}
@@ -90,6 +102,7 @@ def main(argv: list[str] | None = None) -> None:
                 modules.write_text("\n".join(measured["modules"]))
                 floor = [python, "-m", "benchmarks.floor", "--modules-file", str(modules), "--warmup", "1"]
                 floor += ["--warmup-resources", str(measured["warmup"]), "--resources", str(resources)]
+                floor += ["--gc-thresholds", ",".join(map(str, thresholds))]
                 (floor_cpu,) = json.loads(run_child(floor)[1])["run_cpu"]
                 program_ms.append(measured["cpu"] * 1000 / resources)
                 floor_ms.append(floor_cpu * 1000 / resources)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import re
 import shlex
@@ -14,7 +15,7 @@ import pulumi_aws as aws
 import pytest
 import yaml
 
-from tools import cost, diagram, estimate, offline, plan, preview, review
+from tools import cost, diagram, entry, estimate, offline, plan, preview, review
 from tools.offline import ROOT, STACKS, UNKNOWN, Registered, run_cached, run_program, stack_config
 
 
@@ -156,7 +157,9 @@ def test_make_plan_is_one_process_that_writes_the_diagram() -> None:
 
 
 def test_write_diagram_draws_the_planned_run(monkeypatch, tmp_path, capsys) -> None:
+    monkeypatch.setattr(diagram, "ROOT", tmp_path)
     monkeypatch.setattr(diagram, "DIAGRAMS", tmp_path)
+    monkeypatch.setattr(diagram, "PLANNED", {})
     assert plan.main(["dev", "--write-diagram"]) == 0
     assert capsys.readouterr().out.startswith("rewritten: ")
     assert (tmp_path / "dev.md").read_text() == diagram.document("dev", run_cached("dev", preview=True))
@@ -199,3 +202,10 @@ def test_plan_report_names_the_estimated_chain() -> None:
     durations = estimate.Durations.load()
     for step in estimate.critical_path(run, durations).chain:
         assert f"{step.resource.type}  {step.resource.name}" in text
+
+
+def test_the_program_and_the_tools_collect_garbage_alike() -> None:
+    # The program's thresholds keep registration linear under `pulumi up` (ADR 0021); the tools'
+    # entry points and the benchmarks' floors assume the same values.
+    run_program("dev", preview=True)
+    assert gc.get_threshold() == entry.THRESHOLDS

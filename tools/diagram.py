@@ -174,8 +174,14 @@ def document(stack: str, run: Run) -> str:
     )
 
 
+# Runs a caller already has, by stack: `make plan` draws its diagram from the up run it reviews
+# (the drawing reads types, owners and dependencies, never a computed value, so either mode's run
+# of a stack draws the same diagram).
+PLANNED: dict[str, Run] = {}
+
+
 def diagram_run(stack: str) -> Run:
-    return run_cached(stack, preview=True)
+    return PLANNED.get(stack) or run_cached(stack, preview=True)
 
 
 def readme_with(readme: str, stack: str, diagram: str) -> str:
@@ -188,37 +194,15 @@ def readme_with(readme: str, stack: str, diagram: str) -> str:
     return f"{head}{start}\n```mermaid\n{diagram}\n```\n{end}{tail}"
 
 
-def files_of(stack: str, run: Run) -> dict[Path, str]:
-    """The files `stack`'s diagram lives in, drawn from `run`, with the content they should have.
-
-    Either mode's run draws the same diagram (it reads types, owners and dependencies, never a
-    computed value), so `make plan` draws it from the up run it reviews.
-    """
-    files = {DIAGRAMS / f"{stack}.md": document(stack, run)}
-    if stack == README_STACK:
-        files[README] = readme_with(README.read_text(), stack, render(run))
-    return files
-
-
 def expected_files(stacks: list[str]) -> dict[Path, str]:
     """Every file the diagrams live in, with the content it should have."""
     files: dict[Path, str] = {}
     for stack in stacks:
-        files.update(files_of(stack, diagram_run(stack)))
+        run = diagram_run(stack)
+        files[DIAGRAMS / f"{stack}.md"] = document(stack, run)
+        if stack == README_STACK:
+            files[README] = readme_with(README.read_text(), stack, render(run))
     return files
-
-
-def update(files: dict[Path, str], check: bool = False) -> tuple[str, list[Path]]:
-    """Rewrite the stale `files` (only report them when `check`): what to print, and the stale ones."""
-    stale = []
-    for path, content in files.items():
-        if not path.exists() or path.read_text() != content:
-            stale.append(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
-            if not check:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(content)
-    verb = "stale" if check else "rewritten"
-    return (f"{verb}: {', '.join(map(str, stale))}" if stale else "diagrams are up to date"), stale
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -229,8 +213,15 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(args.stacks) - set(STACKS))
     if unknown:
         parser.error(f"no stack file for {', '.join(unknown)}")
-    message, stale = update(expected_files(args.stacks or STACKS), check=args.check)
-    print(message)
+    stale = []
+    for path, content in expected_files(args.stacks or STACKS).items():
+        if not path.exists() or path.read_text() != content:
+            stale.append(path.relative_to(ROOT))
+            if not args.check:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(content)
+    verb = "stale" if args.check else "rewritten"
+    print(f"{verb}: {', '.join(map(str, stale))}" if stale else "diagrams are up to date")
     return 1 if stale and args.check else 0
 
 

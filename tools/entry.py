@@ -19,8 +19,9 @@ from collections.abc import Callable
 from typing import NoReturn
 
 # Young-generation threshold (allocations minus deallocations) and the older generations'
-# (collections of the generation below); CPython's defaults are 700, 10, 10.
-THRESHOLDS = (50_000, 20, 100)
+# (collections of the generation below); CPython's defaults are 700, 10, 10. The program sets the
+# same at its start (__main__.py), for `pulumi up` and for every offline run.
+THRESHOLDS = (50_000, 20, 10)
 
 
 def tune_gc() -> None:

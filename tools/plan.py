@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     run = planned.applied
     if args.write_diagram:
-        print(diagram.update(diagram.files_of(args.stack, run))[0])
+        diagram.PLANNED[args.stack] = run
+        diagram.main([args.stack])
     print(render(run, None if args.apply else planned.preview_outputs))
     report, status = review.plan_report(args.stack, config, run)
     print(f"\n{report}")
