@@ -5,13 +5,14 @@ exists) and reviews what `pulumi up` would create (ARNs and policy documents res
 rule sees what it checks). Running the program once per view doubles the cost of the plan, so
 `run_plan` runs it once in up mode and works out which values a preview would not know.
 
-Under the mocks, a preview knows a new resource's inputs and nothing else: its id and every
-output the provider computes are unknown, and so is everything built from them. The tracking
-monitor marks each output property of each resource with a dependency the SDK carries along on
-its own: the engine may return `propertyDependencies` for a resource's outputs, and every
-Output built from that property (`apply`, `Output.all`, `concat`, `json_dumps`, another
-resource's input) lists them among its resources. A property is marked unknown when a preview
-would not have it: the mocks compute it (not an input), or its input was built from an unknown.
+What a preview knows of a new resource is what the mocks answer in preview mode (its inputs,
+for most resources; never its id; a referenced stack's outputs): everything else is unknown, and
+so is everything built from it. The tracking monitor asks the mocks for both answers and marks
+each output property of each resource with a dependency the SDK carries along on its own: the
+engine may return `propertyDependencies` for a resource's outputs, and every Output built from
+that property (`apply`, `Output.all`, `concat`, `json_dumps`, another resource's input) lists
+them among its resources. A property is marked unknown when the preview answer lacks it or its
+input was built from an unknown.
 The marks are removed from each request before it is recorded, so the Run is the one a plain up
 run records.
 
@@ -23,13 +24,16 @@ properties, the id is found by its text in the value.
 
 from __future__ import annotations
 
+import copy
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi.runtime.settings as pulumi_settings
+from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
 from pulumi.runtime.sync_await import _sync_await
 
 from tools.offline import UNKNOWN, RecordingMonitor, Run, run_program
@@ -46,12 +50,31 @@ def _mark(urn: str) -> tuple[str, str] | None:
     return None
 
 
+class _PreviewTwin(Mocks):
+    """The run's mocks, which also say what they would answer in a preview of the same request."""
+
+    def __init__(self, mocks: Any) -> None:
+        self.mocks = mocks
+        self.preview = copy.copy(mocks)
+        self.preview.preview = True
+        # The SDK registers resources from a thread pool; each registration runs in one thread.
+        self.answers = threading.local()
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        self.answers.preview = self.preview.new_resource(args)
+        return self.mocks.new_resource(args)
+
+    def call(self, args: MockCallArgs) -> Any:
+        return self.mocks.call(args)
+
+
 class PreviewTracker(RecordingMonitor):
     """A RecordingMonitor that marks every output property as known or unknown in a preview."""
 
     def __init__(self, mocks: Any) -> None:
-        super().__init__(mocks)
-        self.ids: dict[str, str] = {}  # URN -> id of every custom resource a preview does not know the id of
+        self.twin = _PreviewTwin(mocks)
+        super().__init__(self.twin)
+        self.ids: dict[str, str] = {}  # URN -> id of every resource a preview does not know the id of
 
     def unknown(self, text: Callable[[], str], dependencies: list[str]) -> bool:
         """Whether a preview would not know a value: `text()` is the value as text, `dependencies` its resources."""
@@ -79,13 +102,16 @@ class PreviewTracker(RecordingMonitor):
             for key, deps in request.propertyDependencies.items()
         }
         self._strip_marks(request)
+        self.twin.answers.preview = None
         response = super().RegisterResource(request)
-        if not request.custom or request.type.startswith("pulumi:providers:"):
+        if not request.custom or self.twin.answers.preview is None:
             return response
+        preview_id, preview_outputs = self.twin.answers.preview
         for key in response.object.fields:
-            unknown = key not in inputs or unknown_inputs.get(key, False)
+            unknown = key not in preview_outputs or unknown_inputs.get(key, False)
             response.propertyDependencies[key].urns.append((COMPUTED if unknown else KNOWN) + response.urn)
-        self.ids[response.urn] = response.id
+        if not preview_id:
+            self.ids[response.urn] = response.id
         return response
 
     @staticmethod
