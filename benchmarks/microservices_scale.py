@@ -10,14 +10,12 @@ fresh process that imports the same modules, warms up alike and times one run re
 many bare resources (benchmarks/floor.py) with the collector thresholds the program sets. The
 figure is CPU milliseconds per registered resource; registration is linear when the program's
 figure stays flat as the count grows (issue 17's target: at 100 services within 1.5x of at 1).
-`--default-gc` runs both sides with CPython's default thresholds instead, to show what they
-cost. Prints only; nothing asserts on time.
+Prints only; nothing asserts on time.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import sys
 import tempfile
@@ -29,8 +27,6 @@ from typing import Any
 from benchmarks.measure import machine, quartiles, run_child, spread
 from tools.entry import THRESHOLDS
 from tools.offline import encode_config, run_program, stack_config
-
-DEFAULT_THRESHOLDS = (700, 10, 10)  # CPython's
 
 
 def _config(count: int) -> dict[str, str]:
@@ -56,11 +52,9 @@ def _register(count: int) -> int:
     return len(run_program("dev", preview=False, config=_config(count)).resources)
 
 
-def child(count: int, default_gc: bool) -> None:
+def child(count: int) -> None:
     """Child mode: warm up with one service, time `count`; print the figures as JSON."""
     warmup = _register(1)
-    if default_gc:
-        gc.set_threshold(*DEFAULT_THRESHOLDS)  # undo the program's setting
     start = time.process_time()
     resources = _register(count)
     cpu = time.process_time() - start
@@ -72,19 +66,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5, help="interleaved pairs per size")
     parser.add_argument("--counts", type=int, nargs="+", default=[1, 10, 50, 100])
-    parser.add_argument("--default-gc", action="store_true", help="CPython's collector thresholds on both sides")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
-        child(args.child, args.default_gc)
+        child(args.child)
         return
-    thresholds = DEFAULT_THRESHOLDS if args.default_gc else THRESHOLDS
 
     python = sys.executable
     print(machine())
     print(
         f"{args.repeat} interleaved pairs per size; CPU ms per registered resource, median [interquartile range], "
-        f"of one timed run after a warm-up run in a fresh process; collector thresholds {thresholds}.\n"
+        f"of one timed run after a warm-up run in a fresh process; collector thresholds {THRESHOLDS}.\n"
     )
     print(f"{'services':>8}{'resources':>11}{'program ms/res':>22}{'floor ms/res':>22}{'program ÷ floor':>22}")
     per_resource: dict[int, tuple[list[float], list[float]]] = {}
@@ -102,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
                 modules.write_text("\n".join(measured["modules"]))
                 floor = [python, "-m", "benchmarks.floor", "--modules-file", str(modules), "--warmup", "1"]
                 floor += ["--warmup-resources", str(measured["warmup"]), "--resources", str(resources)]
-                floor += ["--gc-thresholds", ",".join(map(str, thresholds))]
+                floor += ["--gc-thresholds", ",".join(map(str, THRESHOLDS))]
                 (floor_cpu,) = json.loads(run_child(floor)[1])["run_cpu"]
                 program_ms.append(measured["cpu"] * 1000 / resources)
                 floor_ms.append(floor_cpu * 1000 / resources)
