@@ -163,8 +163,8 @@ def test_write_diagram_draws_the_planned_run(monkeypatch, tmp_path, capsys) -> N
     assert plan.main(["dev", "--write-diagram"]) == 0
     assert capsys.readouterr().out.startswith("rewritten: ")
     assert (tmp_path / "dev.md").read_text() == diagram.document("dev", run_cached("dev", preview=True))
-    assert plan.main(["dev", "--write-diagram"]) == 0
-    assert capsys.readouterr().out.startswith("diagrams are up to date\n")
+    assert diagram.main(["dev"]) == 0
+    assert capsys.readouterr().out == "diagrams are up to date\n"
     with pytest.raises(SystemExit) as exit_:
         plan.main(["dev", "--write-diagram", "--file", str(ROOT / "Pulumi.dev.yaml")])
     assert exit_.value.code == 2
