@@ -18,12 +18,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 setup: $(VENV)/.installed
 
-# The plan ends with the Well-Architected review, the diagram and dev vs prod cost, and fails
-# on mandatory findings; the committed diagram is written first so it is updated either way
-# (not for a FILE of your own, which has no committed diagram; the plan still prints it).
+# The plan ends with the Well-Architected review, the diagram, dev vs prod cost and the estimated
+# duration of a fresh `pulumi up`, and fails on mandatory findings; the stack's committed diagram
+# is rewritten too (not for a FILE of your own, which has none; the plan still prints it). One
+# process and one program run: the other stacks' costs are cached in .cache/ (keyed by their
+# stack file and the program's sources).
 plan: setup
-	$(if $(FILE),,$(PY) -m tools.diagram $(STACK))
-	$(PY) -m tools.plan $(STACK) $(FILE_ARG)
+	$(PY) -m tools.plan $(STACK) $(if $(FILE),$(FILE_ARG),--write-diagram)
 
 # Regenerate docs/diagrams/<stack>.md for every stack and the diagrams in the docs pages.
 diagrams: setup
@@ -68,8 +69,11 @@ format: setup
 test: lint
 	$(PY) -m pytest -n auto --dist loadfile
 
+# Figures only (CPU and wall time against their floors); takes several minutes. See benchmarks/.
 bench: setup
-	$(PY) -m benchmarks.plan_overhead
+	$(PY) -m benchmarks.plan
+	$(PY) -m benchmarks.scaling
+	$(PY) -m benchmarks.handlers
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .cache

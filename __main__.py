@@ -4,6 +4,8 @@ Load and validate the stack config, build the provider, build what the config en
 the outputs. Everything AWS-specific lives in components/.
 """
 
+import gc
+
 import pulumi
 
 from components import config
@@ -19,6 +21,11 @@ from components.observability import Observability, ObservabilityArgs
 from components.references import StackReferences
 from components.serverless import Serverless, ServerlessArgs
 from components.waf import WebAcl, WebAclArgs, uses_waf
+
+# Every registered resource lives until the run ends; CPython's default collector rescans them all
+# ever more often, which made registration superlinear in the stack's size. Collecting the young
+# generation less often keeps it linear (ADR 0021; tools/entry.py uses the same thresholds).
+gc.set_threshold(50_000, 20, 10)
 
 cfg = config.load()  # raises ConfigError (no traceback) before any resource is registered
 # What the stack borrows (a network, a bus; by id or from another stack's outputs) is read and

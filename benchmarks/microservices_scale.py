@@ -1,25 +1,36 @@
-"""How the microservices pattern's plan time grows with the number of services.
+"""How the microservices pattern's registration cost grows with the number of services.
 
-    python -m benchmarks.microservices_scale [--repeat N] [--counts 1 10 50]
+    make bench    # or: python -m benchmarks.microservices_scale [--repeat N] [--counts 1 10 50 100]
 
-For 1, 10 and 50 services: the median wall time of the `Microservices` component under the
-mocks (preview mode), the floor (the same number of bare resources registered under the same
-mocks in the same process), and the cost per service above that floor. Prints only; nothing
-asserts on time, because the machines are shared and timings are noisy.
+For each number of services, a fresh process imports everything, warms up with a one-service
+run (loading the pulumi_aws modules and the SDK's per-class caches), then times one run of the
+real program (`__main__.py`, as `pulumi up` runs it) under the mocks with the dev stack's config,
+only the microservices pattern enabled and that many services. It alternates with its floor, a
+fresh process that imports the same modules, warms up alike and times one run registering as
+many bare resources (benchmarks/floor.py) with the collector thresholds the program sets. The
+figure is CPU milliseconds per registered resource; registration is linear when the program's
+figure stays flat as the count grows (issue 17's target: at 100 services within 1.5x of at 1).
+Prints only; nothing asserts on time.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
 from typing import Any
 
-from benchmarks.plan_overhead import Bare, _median_seconds
-from components.config import StackConfig, validate
-from components.microservices import Microservices, MicroservicesArgs
-from tools.offline import run_program
+from benchmarks.measure import machine, quartiles, run_child, spread
+from tools.entry import THRESHOLDS
+from tools.offline import encode_config, run_program, stack_config
 
 
-def _config(count: int) -> StackConfig:
+def _config(count: int) -> dict[str, str]:
+    """The dev stack's engine config with only the microservices pattern, running `count` services."""
     services: dict[str, Any] = {"users": {"enabled": False}, "orders": {"enabled": False}}
     for i in range(count):
         services[f"s{i}"] = {
@@ -30,33 +41,73 @@ def _config(count: int) -> StackConfig:
             "timeoutSeconds": 10,
             "routes": [f"GET /s{i}", f"POST /s{i}", f"GET /s{i}/{{id}}"],
         }
-    return validate({"environment": "dev", "microservices": {"enabled": True, "services": services}}, "us-east-1")
+    config = stack_config("dev")
+    overrides = {key: {"enabled": False} for key in ("eventDriven", "serverless", "observability")}
+    overrides["microservices"] = {"enabled": True, "services": services}
+    config.update(encode_config(overrides))
+    return config
+
+
+def _register(count: int) -> int:
+    return len(run_program("dev", preview=False, config=_config(count)).resources)
+
+
+def child(count: int) -> None:
+    """Child mode: warm up with one service, time `count`; print the figures as JSON."""
+    warmup = _register(1)
+    start = time.process_time()
+    resources = _register(count)
+    cpu = time.process_time() - start
+    loaded = sorted(m for m, v in sys.modules.items() if m.startswith("pulumi_aws") and type(v) is types.ModuleType)
+    print(json.dumps({"resources": resources, "warmup": warmup, "cpu": cpu, "modules": loaded}))
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--counts", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument("--repeat", type=int, default=5, help="interleaved pairs per size")
+    parser.add_argument("--counts", type=int, nargs="+", default=[1, 10, 50, 100])
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    print(f"{'services':>8}{'resources':>11}{'plan ms':>10}{'floor ms':>10}{'ms/service':>12}{'ratio':>8}")
-    for count in args.counts:
-        component_args = MicroservicesArgs.from_config(_config(count))
+    if args.child is not None:
+        child(args.child)
+        return
 
-        def plan(a: MicroservicesArgs = component_args) -> None:
-            run_program("dev", preview=True, program=lambda: Microservices("microservices", a))
-
-        # Counting also warms imports and caches, so the first size is not charged for them.
-        resources = len(run_program("dev", True, program=lambda a=component_args: Microservices("m", a)).resources)
-
-        def floor(n: int = resources) -> None:
-            run_program("dev", preview=True, program=lambda: [Bare(f"r{i}") for i in range(n)])
-
-        plan_s = _median_seconds(plan, args.repeat)
-        floor_s = _median_seconds(floor, args.repeat)
-        per_service = (plan_s - floor_s) * 1000 / count
+    python = sys.executable
+    print(machine())
+    print(
+        f"{args.repeat} interleaved pairs per size; CPU ms per registered resource, median [interquartile range], "
+        f"of one timed run after a warm-up run in a fresh process; collector thresholds {THRESHOLDS}.\n"
+    )
+    print(f"{'services':>8}{'resources':>11}{'program ms/res':>22}{'floor ms/res':>22}{'program ÷ floor':>22}")
+    per_resource: dict[int, tuple[list[float], list[float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        modules = Path(tmp) / "modules"
+        for count in args.counts:
+            program_ms: list[float] = []
+            floor_ms: list[float] = []
+            resources = 0
+            for _ in range(args.repeat):
+                measured = json.loads(
+                    run_child([python, "-m", "benchmarks.microservices_scale", "--child", str(count)])[1]
+                )
+                resources = measured["resources"]
+                modules.write_text("\n".join(measured["modules"]))
+                floor = [python, "-m", "benchmarks.floor", "--modules-file", str(modules), "--warmup", "1"]
+                floor += ["--warmup-resources", str(measured["warmup"]), "--resources", str(resources)]
+                floor += ["--gc-thresholds", ",".join(map(str, THRESHOLDS))]
+                (floor_cpu,) = json.loads(run_child(floor)[1])["run_cpu"]
+                program_ms.append(measured["cpu"] * 1000 / resources)
+                floor_ms.append(floor_cpu * 1000 / resources)
+            per_resource[count] = (program_ms, floor_ms)
+            pair_ratios = [p / f for p, f in zip(program_ms, floor_ms, strict=True)]
+            print(f"{count:>8}{resources:>11}{spread(program_ms):>22}{spread(floor_ms):>22}{spread(pair_ratios):>22}")
+    first, last = min(per_resource), max(per_resource)
+    if first != last:
+        program_growth = quartiles(per_resource[last][0])[1] / quartiles(per_resource[first][0])[1]
+        floor_growth = quartiles(per_resource[last][1])[1] / quartiles(per_resource[first][1])[1]
         print(
-            f"{count:>8}{resources:>11}{plan_s * 1000:>10.1f}{floor_s * 1000:>10.1f}"
-            f"{per_service:>12.2f}{plan_s / floor_s:>8.2f}"
+            f"\nms/resource at {last} services ÷ at {first} (medians): program {program_growth:.2f}, "
+            f"floor {floor_growth:.2f} (issue 17's target for the program: at most 1.5)"
         )
 
 

@@ -91,7 +91,7 @@ def test_exit_status_is_one_exactly_when_a_finding_is_mandatory(tmp_path: Path, 
 
 def test_plan_report_has_review_diagram_and_cost_side_by_side() -> None:
     config = stack_config("staging")
-    run: Run = run_program("staging", preview=True, config=config)
+    run: Run = run_program("staging", preview=False, config=config)
     text, status = review.plan_report("staging", config, run)
     assert text.startswith("Well-Architected review of stack 'staging'")
     assert "flowchart LR" in text

@@ -13,17 +13,20 @@ new always-on resource cannot slip into a stack without a price.
 from __future__ import annotations
 
 import argparse
-import sys
+import hashlib
+import json
+import os
+import tempfile
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tools import cli
-from tools.offline import Registered, Run, run_cached
+from tools import cli, entry
+from tools.offline import ROOT, Registered, Run, run_cached
 
 PRICES_FILE = Path(__file__).resolve().parent / "prices.yaml"
 
@@ -358,12 +361,29 @@ def _unit_price(value: float) -> str:
     return f"${whole}.{fraction.ljust(2, '0')}"
 
 
+@dataclass(frozen=True)
+class Summary:
+    """What the cost table needs of one stack: its always-on lines and the usage prices that apply."""
+
+    lines: tuple[Line, ...]
+    usage: frozenset[str]
+
+    @classmethod
+    def of(cls, run: Run, prices: Prices) -> Summary:
+        return cls(tuple(estimate(run, prices)), frozenset(usage_keys(run)))
+
+
 def render(runs: dict[str, Run], prices: Prices) -> str:
     """Always-on monthly cost per stack side by side, then the usage prices that apply."""
-    estimates = {stack: {line.item: line for line in estimate(run, prices)} for stack, run in runs.items()}
+    return table({stack: Summary.of(run, prices) for stack, run in runs.items()}, prices)
+
+
+def table(summaries: dict[str, Summary], prices: Prices) -> str:
+    """`render` from each stack's Summary (a stack's own, or one cached on disk)."""
+    estimates = {stack: {line.item: line for line in summary.lines} for stack, summary in summaries.items()}
     items = sorted({item for lines in estimates.values() for item in lines})
     width = max([len(i) for i in items] + [len("Total (always-on, per month)")])
-    head = f"{'':{width}}" + "".join(f" | {f'{stack}: qty, USD/month':>22}" for stack in runs)
+    head = f"{'':{width}}" + "".join(f" | {f'{stack}: qty, USD/month':>22}" for stack in summaries)
     out = [
         f"Monthly cost estimate of always-on resources ({prices.table['region']}, "
         f"{prices.table['currency']}, on-demand, {prices.hours:g} h/month; prices: tools/prices.yaml)",
@@ -373,15 +393,15 @@ def render(runs: dict[str, Run], prices: Prices) -> str:
     ]
     for item in items:
         cells = []
-        for stack in runs:
+        for stack in summaries:
             line = estimates[stack].get(item)
             cells.append(f"{_qty(line.quantity):>6} {_money(line.monthly):>15}" if line else f"{'-':>22}")
         out.append(f"{item:{width}}" + "".join(f" | {c:>22}" for c in cells))
     out.append("-" * len(head))
-    totals = [sum(line.monthly for line in estimates[stack].values()) for stack in runs]
+    totals = [sum(line.monthly for line in estimates[stack].values()) for stack in summaries]
     out.append(f"{'Total (always-on, per month)':{width}}" + "".join(f" | {_money(t):>22}" for t in totals))
 
-    keys = set().union(*(usage_keys(run) for run in runs.values()))
+    keys = set().union(*(summary.usage for summary in summaries.values()))
     usage = prices.table["usage"]
     out += ["", "Priced per use (not in the total):"]
     for key in sorted(keys, key=lambda k: usage[k]["unit"]):
@@ -391,6 +411,45 @@ def render(runs: dict[str, Run], prices: Prices) -> str:
         if set(needed) <= keys:
             out.append(f"  {_money(cost(prices)):>10}  {volume}")
     return "\n".join(out)
+
+
+# What decides a stack's cost summary besides its stack file: the program, the mocks and this
+# module, the pinned SDK versions. A change to any of them makes every cached summary stale.
+SOURCES = ("__main__.py", "Pulumi.yaml", "requirements.txt", "components/**/*.py", "tools/*.py")
+CACHE_DIR = ROOT / ".cache" / "cost"
+
+
+def cache_key(stack: str, prices: Prices) -> str:
+    """The stack file, the program's sources and the price table, hashed."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(prices.table, sort_keys=True).encode())
+    for path in [ROOT / f"Pulumi.{stack}.yaml", *sorted(p for g in SOURCES for p in ROOT.glob(g))]:
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def cached_summary(stack: str, prices: Prices, cache_dir: Path | None = None) -> Summary:
+    """The Summary of the stack file `stack`, from `.cache/cost/` unless its key changed.
+
+    `make plan` needs dev and prod next to the planned stack; running the program for them on
+    every plan would double its cost while they rarely change.
+    """
+    path = (cache_dir or CACHE_DIR) / f"{stack}.json"
+    key = cache_key(stack, prices)
+    try:
+        cached = json.loads(path.read_text())
+        if cached["key"] == key:
+            return Summary(tuple(Line(**line) for line in cached["lines"]), frozenset(cached["usage"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # missing, stale or unreadable: compute it again
+    summary = Summary.of(run_cached(stack, preview=False), prices)
+    document = {"key": key, "lines": [asdict(line) for line in summary.lines], "usage": sorted(summary.usage)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Another plan (or test worker) may write the same file: each writes its own and renames it.
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{stack}.", delete=False) as tmp:
+        tmp.write(json.dumps(document, indent=1))
+    os.replace(tmp.name, path)
+    return summary
 
 
 @cli.command
@@ -406,4 +465,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry.run(main)

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools import cli, regions
+from tools import cli, entry, regions
 from tools.offline import ROOT, STACKS, Registered, Run, run_cached
 
 DIAGRAMS = ROOT / "docs" / "diagrams"
@@ -177,8 +176,14 @@ def document(stack: str, run: Run) -> str:
     )
 
 
+# Runs a caller already has, by stack: `make plan` draws its diagram from the up run it reviews
+# (the drawing reads types, owners and dependencies, never a computed value, so either mode's run
+# of a stack draws the same diagram).
+PLANNED: dict[str, Run] = {}
+
+
 def diagram_run(stack: str) -> Run:
-    return run_cached(stack, preview=True)
+    return PLANNED.get(stack) or run_cached(stack, preview=True)
 
 
 def pattern_view(run: Run, pattern: str) -> Run:
@@ -232,4 +237,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry.run(main)

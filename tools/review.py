@@ -11,14 +11,13 @@ mandatory ones (prod, unless the config says otherwise) make the exit status 1.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 
 from components.defaults import NAMESPACE
 from policy.pack import default_tags
 from policy.wellarchitected import MANDATORY, PILLARS, RULES, Context, Finding, Resource, check_stack
-from tools import cli, cost, diagram
-from tools.offline import Run, run_cached, run_program
+from tools import cli, cost, diagram, entry, estimate
+from tools.offline import Run, run_program
 
 
 def resources(run: Run) -> list[Resource]:
@@ -65,21 +64,29 @@ def render(findings: Sequence[Finding], stack: str, environment: str) -> str:
 
 
 def plan_report(stack: str, config: dict[str, str], run: Run) -> tuple[str, int]:
-    """What `make plan` prints after the resource tree, and its exit status.
+    """What `make plan` prints after the resource tree, and its exit status, from its up run.
 
     The review (up mode, so every rule sees known values), the architecture diagram (the one
-    `make diagrams` commits; `make plan` writes it too) and the monthly cost of dev and prod side
-    by side, plus the planned stack when it is neither. Status 1 when a finding is mandatory.
+    `make diagrams` commits; `make plan` writes it too), the monthly cost of dev and prod side by
+    side, plus the planned stack when it is neither, and the estimated duration of a fresh `up`.
+    The other stacks' costs come from `.cache/cost/` while their stack file and the program's
+    sources are unchanged (tools/cost.py). Status 1 when a finding is mandatory.
     """
-    applied = run if not run.preview else run_program(stack, preview=False, config=config)
+    if run.preview:
+        raise ValueError("plan_report reads computed values: give it an up run (tools.preview.run_plan)")
     environment = config[f"{NAMESPACE}:environment"]
-    findings = review(applied, environment)
-    # The diagram does not depend on computed values, so either mode's run draws it.
-    runs = {s: applied if s == stack else run_cached(s, preview=False) for s in dict.fromkeys(("dev", stack, "prod"))}
+    findings = review(run, environment)
+    prices = cost.Prices.load()
+    durations = estimate.Durations.load()
+    summaries = {
+        s: cost.Summary.of(run, prices) if s == stack else cost.cached_summary(s, prices)
+        for s in dict.fromkeys(("dev", stack, "prod"))
+    }
     sections = [
         render(findings, stack, environment),
         f"Architecture (Mermaid; committed as docs/diagrams/{stack}.md by `make diagrams`):\n{diagram.render(run)}",
-        cost.render(runs, cost.Prices.load()),
+        cost.table(summaries, prices),
+        estimate.render(estimate.critical_path(run, durations), run, durations),
     ]
     return "\n\n".join(sections), 1 if any(f.level == MANDATORY for f in findings) else 0
 
@@ -102,4 +109,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry.run(main)
