@@ -36,6 +36,10 @@ event_driven_args = EventDrivenArgs.from_config(cfg, references) if cfg.event_dr
 provider = build_provider(cfg)
 with_provider = pulumi.ResourceOptions(providers=[provider])
 
+# First: choosing its zones can still refuse the config (too few offer the instance types).
+network = borrowed or (
+    Network("network", NetworkArgs.from_config(cfg), opts=with_provider) if cfg.needs_network else None
+)
 # Stack-level edge security, before the patterns that use it, and only when one of them does.
 identity = Identity("identity", IdentityArgs.from_config(cfg), opts=with_provider) if uses_identity(cfg) else None
 web_acl = WebAcl("waf", WebAclArgs.from_config(cfg), opts=with_provider) if uses_waf(cfg) else None
@@ -46,9 +50,6 @@ jwt = identity.jwt if identity else None
 web_acl_arn = web_acl.arn if web_acl else None
 access_logs_bucket = access_logs.bucket if access_logs else None
 
-network = borrowed or (
-    Network("network", NetworkArgs.from_config(cfg), opts=with_provider) if cfg.needs_network else None
-)
 # Before hybrid, which lets on-premises networks reach multi_tier.app_security_group.
 multi_tier = (
     MultiTier(

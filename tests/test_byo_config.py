@@ -25,6 +25,8 @@ SUBNETS = [f"subnet-{i:017x}" for i in range(1, 40)]
 TABLES = [f"rtb-{i:017x}" for i in range(1, 10)]
 ON_PREMISES = "192.168.0.0/20"  # what the tests' hybrid block routes over the VPN
 HYBRID = {"enabled": True, "customerGatewayIp": "198.51.100.7", "onPremisesCidrs": [ON_PREMISES]}
+# Prod serves the web tier over HTTPS only: a multi-tier block there names its domain.
+MULTI_TIER = {"enabled": True, "domainName": "shop.acme.io", "hostedZoneId": "Z0123456789ABC"}
 
 
 def _problems(raw: dict[str, Any]) -> list[str]:
@@ -64,14 +66,14 @@ def test_every_vpc_pattern_says_what_it_needs_of_a_network() -> None:
 
 
 def test_a_full_set_of_ids_is_accepted_for_every_vpc_pattern() -> None:
-    cfg = validate(_stack(_ids(), multiTier={"enabled": True}, hybrid=HYBRID), REGION)
+    cfg = validate(_stack(_ids(), multiTier=MULTI_TIER, hybrid=HYBRID), REGION)
     assert cfg.network.existing is not None and cfg.network.existing.vpc_id == VPC
     assert cfg.needs_network
 
 
 def test_nat_strategy_shapes_a_created_network_only() -> None:
     """A borrowed network's egress belongs to its owner: the profile's natStrategy says nothing of it."""
-    multi_tier = {"multiTier": {"enabled": True, "domainName": "app.example.org", "hostedZoneId": "Z0123456789ABC"}}
+    multi_tier = {"multiTier": MULTI_TIER}
     borrowed = _stack(_ids(), **multi_tier)
     borrowed["network"]["natStrategy"] = "none"
     assert validate(borrowed, REGION).network.existing is not None
@@ -169,7 +171,7 @@ def test_borrowed_zones_belong_to_the_stack_region() -> None:
 
 def test_a_stack_reference_is_checked_when_the_program_reads_it() -> None:
     """Its ids are not in the config; tests/test_byo.py checks what the program does with them."""
-    raw = _stack({"stackReference": "acme/aws-patterns/network"}, multiTier={"enabled": True}, hybrid=HYBRID)
+    raw = _stack({"stackReference": "acme/aws-patterns/network"}, multiTier=MULTI_TIER, hybrid=HYBRID)
     assert validate(raw, REGION).network.existing.stack_reference == "acme/aws-patterns/network"  # type: ignore[union-attr]
 
 
@@ -209,7 +211,7 @@ def test_borrowed_ids_are_accepted_exactly_when_the_enabled_patterns_can_use_the
         del existing["vpcCidr"]
     else:
         existing["vpcCidr"] = cidr
-    raw = _stack(existing, multiTier={"enabled": multi_tier}, hybrid={**HYBRID, "enabled": hybrid})
+    raw = _stack(existing, multiTier={**MULTI_TIER, "enabled": multi_tier}, hybrid={**HYBRID, "enabled": hybrid})
 
     shaped = all(n in (0, zones) for n in counts)
     fits_multi_tier = zones >= 2 and all(n == zones for n in counts)

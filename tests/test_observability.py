@@ -17,7 +17,7 @@ import pytest
 from components.config import ConfigError, StackConfig, validate
 from components.observability import ALARMS, READINESS_NAMESPACE, ObservabilityArgs
 from components.patterns import PATTERNS
-from tests.conftest import run_with, skip_unless_enabled
+from tests.conftest import run_with, shipped_config, skip_unless_enabled
 from tools.offline import PROJECT, ROOT, STACKS, Registered, Run, run_program, stack_config, wired
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -361,8 +361,13 @@ def test_subscriptions_from_config() -> None:
     assert kept < {s.name for s in subscriptions}
 
 
-def test_shipped_stacks_subscribe_nobody_by_default(stack_run: Run) -> None:
-    assert stack_run.within(COMPONENT).by_type(SUBSCRIPTION) == []
+def test_shipped_stacks_subscribe_only_what_their_file_lists(stack_run: Run) -> None:
+    """No profile subscribes anyone; prod's file lists a placeholder address its teams replace."""
+    skip_unless_enabled(stack_run.stack, "observability")
+    listed = shipped_config(stack_run.stack).observability.alarm_emails
+    subscribed = [s.inputs["endpoint"] for s in stack_run.within(COMPONENT).by_type(SUBSCRIPTION)]
+    assert subscribed == listed
+    assert bool(listed) == (stack_run.stack == "prod")
 
 
 def test_disabled_builds_nothing() -> None:

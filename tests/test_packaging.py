@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from components.multi_tier.component import build_artifact
+from components.multi_tier import wheelhouse
 from tools.offline import ROOT
 
 PRODUCT = ("components", "tools", "policy", "benchmarks", "examples", "__main__.py", "setup.py")
@@ -49,13 +49,15 @@ class Mocks(pulumi.runtime.Mocks):
             "aws:index/getCallerIdentity:getCallerIdentity": {"accountId": "123456789012"},
             "aws:index/getPartition:getPartition": {"partition": "aws", "dnsSuffix": "amazonaws.com"},
             "aws:index/getRegion:getRegion": {"name": "eu-west-1", "region": "eu-west-1"},
+            # The Powertools layer of the pinned release and the current AMI: public SSM parameters.
+            "aws:ssm/getParameter:getParameter": {"name": args.args.get("name"), "value": "public-parameter-value"},
         }[args.token], []
 
 
 import components
 from components import assets, schema
 from components.functions import FunctionSettings, PythonFunction, PythonFunctionArgs
-from components.multi_tier.component import build_artifact
+from components.multi_tier import wheelhouse
 
 functions = sorted(p.name for p in assets.LAMBDAS_DIR.iterdir() if (p / "app.py").is_file())
 
@@ -79,7 +81,7 @@ print(json.dumps({
     "assets": str(assets.ROOT),
     "lambdas": str(schema.LAMBDAS_DIR),
     "functions": functions,
-    "artifact": build_artifact()[1],
+    "artifact": wheelhouse.web_artifact("arm64").digest,
     "types": sorted({urn.split("::")[2].split("$")[-1] for urn in monitor.get_registered_resources()}),
 }))
 '''
@@ -192,7 +194,8 @@ def test_installed_components_run_a_program_outside_the_repository(installed: Pa
     for key in ("components", "assets", "lambdas"):
         assert Path(report[key]).is_relative_to(installed), f"{key} resolved to {report[key]}, not the installed wheel"
     assert report["functions"] == sorted(p.parent.name for p in (ROOT / "lambdas").glob("*/app.py"))
-    assert report["artifact"] == build_artifact()[1], "the installed web app is byte for byte the repository's"
+    repository_artifact = wheelhouse.web_artifact("arm64").digest
+    assert report["artifact"] == repository_artifact, "the installed web app is byte for byte the repository's"
     expected = {"aws:lb/loadBalancer:LoadBalancer", "aws:autoscaling/group:Group", "aws:rds/instance:Instance"}
     assert expected | {"aws:lambda/function:Function"} <= set(report["types"])
 

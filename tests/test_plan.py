@@ -7,6 +7,7 @@ import gc
 import json
 import re
 import shlex
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -149,11 +150,15 @@ def test_the_cache_key_follows_the_stack_file_the_sources_and_the_prices(monkeyp
 
 
 def test_make_plan_is_one_process_that_writes_the_diagram() -> None:
-    makefile = (ROOT / "Makefile").read_text()
-    recipe = re.search(r"^plan:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
-    assert recipe, "Makefile has a plan target"
-    commands = [shlex.split(line.strip()) for line in recipe.group(1).splitlines()]
-    assert commands == [["$(PY)", "-m", "tools.plan", "$(STACK)", "--write-diagram"]]
+    def commands(*variables: str) -> list[list[str]]:
+        dry_run = subprocess.run(
+            ["make", "-n", "plan", *variables], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout
+        return [shlex.split(line)[1:] for line in dry_run.splitlines() if " -m tools." in line]
+
+    assert commands("STACK=dev") == [["-m", "tools.plan", "dev", "--write-diagram"]]
+    # A stack file of the user's own has no committed diagram to rewrite.
+    assert commands("STACK=dev", "FILE=my.yaml") == [["-m", "tools.plan", "dev", "--file", "my.yaml"]]
 
 
 def test_write_diagram_draws_the_planned_run(monkeypatch, tmp_path, capsys) -> None:
