@@ -678,7 +678,7 @@ def run_program(
     monitors: list[RecordingMonitor] | None = None,
     program: Callable[[], object] | None = None,
     references: dict[str, dict[str, Any]] | None = None,
-    monitor_class: type[RecordingMonitor] = RecordingMonitor,
+    monitor_class: type[RecordingMonitor] | None = None,
 ) -> Run:
     """Run `__main__.py` for `stack` (or for an explicit engine-style `config`) under mocks.
 
@@ -686,7 +686,8 @@ def run_program(
     even when the program raises. `program` replaces `__main__.py` (the benchmark's floor).
     `references` are the outputs of the stacks the program may reference, by fully qualified
     name, over those of the shipped stacks the config names (`referenced_stacks`).
-    `monitor_class` records more than a RecordingMonitor does (tools/preview.py).
+    `monitor_class` records more than a RecordingMonitor does (tools/preview.py); by default the
+    module's RecordingMonitor, looked up at each run.
     """
     values = stack_config(stack) if config is None else config
     # Before this run's config and mocks are set: a referenced stack is a program run of its own.
@@ -694,7 +695,7 @@ def run_program(
     pulumi.runtime.set_all_config(values, [k for k, v in values.items() if isinstance(v, SecretConfigValue)])
     pulumi_settings.ROOT.set(None)  # a fresh root Stack for every run
     mocks = AwsMocks(values.get("aws:region", "us-east-1"), preview, references=outputs)
-    monitor = monitor_class(mocks)
+    monitor = (monitor_class or RecordingMonitor)(mocks)
     if monitors is not None:
         monitors.append(monitor)
     log = _EngineLog()
