@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi_aws as aws
 
-from components import policies
+from components import buckets, policies
 from components.defaults import PROJECT
 from components.identity import JwtSettings
 from components.multi_tier import wheelhouse
@@ -403,39 +403,16 @@ class MultiTier(pulumi.ComponentResource):
             tags=name_tag(name),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=protect)),
         )
-        controls = aws.s3.BucketOwnershipControls(
-            name,
-            bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child,
-        )
-        public_block = aws.s3.BucketPublicAccessBlock(
-            name,
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        sse = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-            sse_algorithm="AES256"
-        )
-        encryption = aws.s3.BucketServerSideEncryptionConfiguration(
-            name,
-            bucket=bucket.id,
-            rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(apply_server_side_encryption_by_default=sse)],
-            opts=child,
-        )
+        locked = buckets.lock_down(name, bucket, child)
         tls_only = policies.tls_only([bucket.arn, pulumi.Output.concat(bucket.arn, "/*")], "s3:*")
         policy = aws.s3.BucketPolicy(
             name,
             bucket=bucket.id,
             policy=policies.document([*statements(bucket), tls_only]),
             # S3 refuses a bucket policy while the public access block is being changed.
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[public_block])),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[locked.public_access])),
         )
-        return bucket, [controls, public_block, encryption, policy]
+        return bucket, [*locked.all, policy]
 
     def _access_log_bucket(self, args: MultiTierArgs) -> tuple[aws.s3.Bucket, list[pulumi.Resource]]:
         elb_account = aws.elb.get_service_account_output(

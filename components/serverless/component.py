@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_aws as aws
 
-from components import policies
+from components import buckets, policies
 from components.functions import FunctionSettings, PythonFunction, PythonFunctionArgs
 from components.identity import JwtSettings
 from components.naming import caller_account, log_group_prefix, name_tag
@@ -318,36 +318,7 @@ class Serverless(pulumi.ComponentResource):
             tags=name_tag(name, "uploads"),
             opts=stateful,
         )
-        # ACLs stay disabled (AWS's default for new buckets, and setting one would fail); the
-        # bucket owner owns every object whoever uploads it.
-        aws.s3.BucketOwnershipControls(
-            f"{name}-uploads",
-            bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child,
-        )
-        public_access = aws.s3.BucketPublicAccessBlock(
-            f"{name}-uploads",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-uploads",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        # SSE-S3: presigned URLs work without granting KMS to every signer.
-                        sse_algorithm="AES256"
-                    )
-                )
-            ],
-            opts=child,
-        )
+        public_access = buckets.lock_down(f"{name}-uploads", bucket, child).public_access
         # Versioning lets the API hand out the exact version the processor verified, even if a
         # client PUTs again with a still-valid URL.
         aws.s3.BucketVersioning(
