@@ -71,9 +71,10 @@ test: lint
 
 # Figures only (CPU and wall time against their floors); takes several minutes. See benchmarks/.
 bench: setup
-	$(PY) -m benchmarks.plan
-	$(PY) -m benchmarks.scaling
-	$(PY) -m benchmarks.handlers
+	$(PY) -m benchmarks.plan_overhead
+	$(PY) -m benchmarks.microservices_scale
+	$(PY) -m benchmarks.handler_init
+	$(PY) -m benchmarks.diff_timing
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .cache

@@ -24,7 +24,7 @@ Why the pool is set up the way it is (ADR 0017):
 - The pool holds the users: deletion protection follows `common.deletionProtection` and Pulumi
   `protect` follows `common.protectStatefulResources`, like the databases.
 - Cognito's built-in email sender has a small daily quota; a prod pool with many users needs an
-  SES identity (docs/notes/security.md, prod checklist).
+  SES identity (docs/deploying.md#before-the-first-pulumi-up, the prod checklist).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The patterns associate it with what they expose (`web_acl_arn` in their Args, an
 `aws.wafv2.WebAclAssociation` each): the microservices REST API stage and the multi-tier ALB.
 HTTP APIs (API Gateway v2, the serverless pattern) cannot be associated with a web ACL; they
-rely on their JWT authorizer and stage throttling (docs/notes/security.md says what to put in
+rely on their JWT authorizer and stage throttling (docs/security.md#http-apis-and-waf says what to put in
 front of one that needs WAF).
 
 What it does, in evaluation order (lowest priority number first):

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from components.config import PROFILES, ConfigError, validate
-from components.serverless.config import HTTP_API_INTEGRATION_TIMEOUT_S, S3_MAX_PUT_BYTES
+from components.serverless.config import HTTP_API_INTEGRATION_TIMEOUT_S, S3_MAX_UPLOAD_BYTES
 
 SETTINGS = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 ENVIRONMENTS = sorted(PROFILES)
@@ -32,7 +32,7 @@ near_miss = st.one_of(
             "http://localhost:3000",
             "image/png",
             "Image/PNG",
-            S3_MAX_PUT_BYTES + 1,
+            S3_MAX_UPLOAD_BYTES + 1,
             HTTP_API_INTEGRATION_TIMEOUT_S,
         ]
     ),
@@ -52,7 +52,7 @@ def _check(raw_block: dict) -> None:
         return
     sl = cfg.serverless
     assert sl.intake.timeout_seconds < HTTP_API_INTEGRATION_TIMEOUT_S
-    assert 1 <= sl.max_upload_bytes <= S3_MAX_PUT_BYTES
+    assert 1 <= sl.max_upload_bytes <= S3_MAX_UPLOAD_BYTES
     assert sl.upload_prefix.endswith("/") and not sl.upload_prefix.startswith("/")
     assert sl.allowed_content_types and len(set(sl.allowed_content_types)) == len(sl.allowed_content_types)
     assert all("*" not in o and not o.endswith("/") for o in sl.cors_origins)

@@ -3,7 +3,7 @@
 The generators (tools/reference.py for the config reference, rules, resources and maps;
 tools/diagram.py for diagrams) own the text inside the markers; people own everything around
 them. A page may hold any number of regions, each name once. The pages are README.md and every
-Markdown file under docs/ except docs/notes/ (working notes, folded into pages by hand).
+Markdown file under docs/.
 """
 
 from __future__ import annotations

@@ -320,7 +320,7 @@ class Serverless(pulumi.ComponentResource):
         )
         public_access = buckets.lock_down(f"{name}-uploads", bucket, child).public_access
         # Versioning lets the API hand out the exact version the processor verified, even if a
-        # client PUTs again with a still-valid URL.
+        # client uploads again with a still-valid form.
         aws.s3.BucketVersioning(
             f"{name}-uploads",
             bucket=bucket.id,

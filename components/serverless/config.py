@@ -8,8 +8,8 @@ from pydantic import AfterValidator, Field, model_validator
 
 from components.schema import CROSS_FIELD, ApiThrottling, FunctionSize, Model, unique
 
-# Largest object one presigned PUT can create (S3's single-PUT limit, 5 GiB).
-S3_MAX_PUT_BYTES = 5 * 1024**3
+# Largest object one presigned POST can create (S3's limit for a single upload, 5 GiB).
+S3_MAX_UPLOAD_BYTES = 5 * 1024**3
 # HTTP APIs end an integration after 30 s; the intake function must answer before that.
 HTTP_API_INTEGRATION_TIMEOUT_S = 30
 _MIME_TYPE = r"^[a-z]+/[a-z0-9][a-z0-9.+-]*$"
@@ -52,7 +52,7 @@ class ServerlessConfig(Model):
     ]
     """MIME types clients may upload (lower case `type/subtype`); checked when the upload is requested and again on
     the stored object."""
-    max_upload_bytes: int = Field(ge=1, le=S3_MAX_PUT_BYTES)
+    max_upload_bytes: int = Field(ge=1, le=S3_MAX_UPLOAD_BYTES)
     """Largest declared file size accepted, in bytes, up to 5 GiB (S3's single-PUT limit)."""
     # A URL signed with the function's temporary credentials dies with them; an hour is safe.
     presigned_url_expiry_seconds: int = Field(ge=60, le=3600)
