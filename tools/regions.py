@@ -19,9 +19,7 @@ _START = re.compile(r"^<!-- ([a-z][A-Za-z0-9:._/-]*) -->$", re.MULTILINE)
 
 def pages() -> list[Path]:
     """README.md and the docs pages, in a stable order."""
-    notes = ROOT / "docs" / "notes"
-    docs = sorted(p for p in (ROOT / "docs").rglob("*.md") if notes not in p.parents)
-    return [ROOT / "README.md", *docs]
+    return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
 
 def names(text: str) -> list[str]:
