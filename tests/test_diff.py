@@ -309,3 +309,17 @@ def test_a_base_that_needs_other_mocks_is_planned_with_its_own(monkeypatch: pyte
     base, head, own_mocks = diff._plan_base(tmp_path, "0" * 40, ["dev"])
     assert own_mocks and base["dev"].error is None and head["dev"].error is None
     assert engines_used == [None, {"base": tmp_path / "tools" / "offline.py"}]
+
+    # This checkout's engine may not even load against an older base (it imports components the
+    # base lacks): the base is planned with its own engine, the head on its own.
+    def failing_together(trees: dict, stacks: list, key: str, engines: dict | None = None) -> dict:
+        engines_used.append(engines)
+        if "base" in trees and not engines:
+            raise diff.DiffError("the offline plan of the base tree failed: ModuleNotFoundError")
+        return {side: {"dev": diff.StackPlan("dev", run=Run("dev", False))} for side in trees}
+
+    engines_used.clear()
+    monkeypatch.setattr(diff, "plan_trees", failing_together)
+    base, head, own_mocks = diff._plan_base(tmp_path, "0" * 40, ["dev"])
+    assert own_mocks and base["dev"].error is None and head["dev"].error is None
+    assert engines_used == [None, None, {"base": tmp_path / "tools" / "offline.py"}]

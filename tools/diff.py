@@ -177,12 +177,19 @@ def _plan_base(repo: Path, sha: str, stacks: list[str]) -> tuple[dict[str, Stack
     checkout (`make diff BASE=main` on a branch behind it) may call what these mocks do not
     answer; its own tools/offline.py plans it then, and the report says so."""
     with Worktree(repo, sha) as base_tree:
-        plans = plan_trees({"base": base_tree, "head": repo}, stacks, _KEY)
         own = base_tree / "tools" / "offline.py"
-        failed = any(p.error for p in plans["base"].values())
+        try:
+            plans = plan_trees({"base": base_tree, "head": repo}, stacks, _KEY)
+            failed = any(p.error for p in plans["base"].values())
+        except DiffError:
+            # This checkout's engine did not even load against the base (it imports components
+            # the base does not have): the base can only be planned with its own.
+            if not own.exists():
+                raise
+            plans, failed = {"head": plan_trees({"head": repo}, stacks, _KEY)["head"]}, True
         if failed and own.exists():
             retry = plan_trees({"base": base_tree}, stacks, _KEY, engines={"base": own})["base"]
-            if not any(p.error for p in retry.values()):
+            if not any(p.error for p in retry.values()) or "base" not in plans:
                 return retry, plans["head"], True
     return plans["base"], plans["head"], False
 
