@@ -23,12 +23,13 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 from moto import mock_aws
 
 from components.config import validate
 from components.microservices.component import MicroservicesArgs, ServiceArgs
+from tests.strategies import handler_properties, json_values
 from tools.offline import ROOT
 
 REGION = "us-east-1"
@@ -637,17 +638,7 @@ def _refuse_what_dynamodb_refuses(client: Any) -> None:
     client.meta.events.register("before-parameter-build.dynamodb.*", check)
 
 
-PROPERTIES = settings(
-    max_examples=100,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-    max_leaves=10,
-)
+PROPERTIES = handler_properties(max_examples=100)
 # Right kinds, wrong kinds, numbers written as strings, and strings DynamoDB would refuse as keys.
 field_values = st.one_of(
     json_values,

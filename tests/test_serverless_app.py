@@ -28,9 +28,11 @@ import boto3
 import pytest
 import requests
 from botocore.exceptions import ClientError
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 from moto import mock_aws
+
+from tests.strategies import handler_properties, json_values
 
 LAMBDAS = Path(__file__).resolve().parent.parent / "lambdas"
 REGION = "eu-west-1"
@@ -545,17 +547,7 @@ def test_the_uploader_is_recorded_and_only_the_uploader_sees_the_upload(authenti
 
 # --- every client mistake is a 4xx that writes nothing (issue 13 point 6) -----------------------
 
-PROPERTIES = settings(
-    max_examples=120,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-    max_leaves=10,
-)
+PROPERTIES = handler_properties(max_examples=120)
 # Values for the fields clients send: the right kinds, the wrong kinds, and numbers as strings.
 field_values = st.one_of(
     json_values,

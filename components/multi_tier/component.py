@@ -582,48 +582,39 @@ class MultiTier(pulumi.ComponentResource):
             )
         forward = [aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=self.target_group.arn)]
         certificate = self._certificate(args)
-        if certificate is None:
-            # dev and staging may serve plain HTTP (an ALB's own DNS name can have no certificate);
-            # config validation refuses it in prod.
-            return [
+        listeners = []
+        if certificate is not None:
+            listeners.append(
                 aws.lb.Listener(
-                    f"{name}-http",
+                    f"{name}-https",
                     load_balancer_arn=self.load_balancer.arn,
-                    port=80,
-                    protocol="HTTP",
+                    port=443,
+                    protocol="HTTPS",
+                    ssl_policy=TLS_POLICY,
+                    certificate_arn=certificate,
                     default_actions=forward,
-                    tags=name_tag(name, "http"),
+                    tags=name_tag(name, "https"),
                     opts=child,
                 )
-            ]
-        https = aws.lb.Listener(
-            f"{name}-https",
-            load_balancer_arn=self.load_balancer.arn,
-            port=443,
-            protocol="HTTPS",
-            ssl_policy=TLS_POLICY,
-            certificate_arn=certificate,
-            default_actions=forward,
-            tags=name_tag(name, "https"),
-            opts=child,
+            )
+        redirect = aws.lb.ListenerDefaultActionArgs(
+            type="redirect",
+            redirect=aws.lb.ListenerDefaultActionRedirectArgs(protocol="HTTPS", port="443", status_code="HTTP_301"),
         )
-        redirect = aws.lb.Listener(
-            f"{name}-http",
-            load_balancer_arn=self.load_balancer.arn,
-            port=80,
-            protocol="HTTP",
-            default_actions=[
-                aws.lb.ListenerDefaultActionArgs(
-                    type="redirect",
-                    redirect=aws.lb.ListenerDefaultActionRedirectArgs(
-                        protocol="HTTPS", port="443", status_code="HTTP_301"
-                    ),
-                )
-            ],
-            tags=name_tag(name, "http"),
-            opts=child,
+        # Port 80 only redirects once there is HTTPS; dev and staging may serve plain HTTP (an
+        # ALB's own DNS name can have no certificate); config validation refuses that in prod.
+        listeners.append(
+            aws.lb.Listener(
+                f"{name}-http",
+                load_balancer_arn=self.load_balancer.arn,
+                port=80,
+                protocol="HTTP",
+                default_actions=forward if certificate is None else [redirect],
+                tags=name_tag(name, "http"),
+                opts=child,
+            )
         )
-        return [https, redirect]
+        return listeners
 
     # --- web tier -------------------------------------------------------------------------------
 
