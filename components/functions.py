@@ -113,6 +113,26 @@ class FunctionSettings:
         )
 
 
+def role_statements(
+    log_group: aws.cloudwatch.LogGroup, tracing: bool, statements: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """A function role's statements: write to its own log group, `statements`, and send traces."""
+    own_logs = {
+        "Sid": "OwnLogGroup",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": pulumi.Output.concat(log_group.arn, ":*"),
+    }
+    # X-Ray's write actions support no resource-level scoping.
+    xray = {
+        "Sid": "XRay",
+        "Effect": "Allow",
+        "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+        "Resource": "*",
+    }
+    return [own_logs, *statements, *([xray] if tracing else [])]
+
+
 @dataclass(frozen=True)
 class PythonFunctionArgs:
     code_dir: str  # folder under lambdas/, e.g. "users"
@@ -163,25 +183,7 @@ class PythonFunction(pulumi.ComponentResource):
             tags=name_tag(name),
             opts=child,
         )
-        statements: list[dict[str, Any]] = [
-            {
-                "Sid": "OwnLogGroup",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": pulumi.Output.concat(self.log_group.arn, ":*"),
-            },
-            *args.statements,
-        ]
-        if settings.tracing:
-            # X-Ray's write actions support no resource-level scoping.
-            statements.append(
-                {
-                    "Sid": "XRay",
-                    "Effect": "Allow",
-                    "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-                    "Resource": "*",
-                }
-            )
+        statements = role_statements(self.log_group, settings.tracing, args.statements)
         self.failure_queue = self._failure_queue(name, child) if args.asynchronous else None
         if self.failure_queue is not None:
             # Lambda sends to the destination with the function's own role.

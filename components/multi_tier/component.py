@@ -56,9 +56,18 @@ import pulumi_aws as aws
 
 from components import buckets, policies
 from components.defaults import PROJECT
+from components.functions import role_statements
 from components.identity import JwtSettings
 from components.multi_tier import wheelhouse
-from components.naming import caller_account, name_tag, partition, physical_name, standard_tags, under_mocks
+from components.naming import (
+    caller_account,
+    log_group_prefix,
+    name_tag,
+    partition,
+    physical_name,
+    standard_tags,
+    under_mocks,
+)
 from components.network import NetworkIds
 from components.observability import READINESS_NAMESPACE, LoadBalancer, Monitored, Readiness
 
@@ -854,7 +863,7 @@ class MultiTier(pulumi.ComponentResource):
         name, child = f"{self._name}-migrate", self._child
         log_group = aws.cloudwatch.LogGroup(
             name,
-            name_prefix=f"/aws/lambda/{PROJECT}-{pulumi.get_stack()}-{name}-",
+            name_prefix=log_group_prefix("lambda", name),
             retention_in_days=args.log_retention_days,
             tags=name_tag(name),
             opts=child,
@@ -878,33 +887,18 @@ class MultiTier(pulumi.ComponentResource):
             name,
             role=role.id,
             policy=policies.document(
-                [
-                    {
-                        "Sid": "OwnLogGroup",
-                        "Effect": "Allow",
-                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                        "Resource": pulumi.Output.concat(log_group.arn, ":*"),
-                    },
-                    {
-                        "Sid": "MasterSecret",
-                        "Effect": "Allow",
-                        "Action": "secretsmanager:GetSecretValue",
-                        "Resource": secret_arn,
-                    },
-                    *(
-                        # X-Ray's write actions support no resource-level scoping.
-                        [
-                            {
-                                "Sid": "XRay",
-                                "Effect": "Allow",
-                                "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-                                "Resource": "*",
-                            }
-                        ]
-                        if args.function_tracing
-                        else []
-                    ),
-                ]
+                role_statements(
+                    log_group,
+                    args.function_tracing,
+                    [
+                        {
+                            "Sid": "MasterSecret",
+                            "Effect": "Allow",
+                            "Action": "secretsmanager:GetSecretValue",
+                            "Resource": secret_arn,
+                        }
+                    ],
+                )
             ),
             opts=child,
         )
